@@ -1,0 +1,143 @@
+"""The only backend-specific code in zoo.
+
+Model files write one `train_step(self, data)` in `keras.ops` and call
+`value_and_grad` / `input_gradient` from here. Three things differ between backends:
+
+* gradients of a loss: `tf.GradientTape`, torch autograd, `jax.value_and_grad`
+  over a stateless call;
+* gradients of a gradient (WGAN-GP): a nested tape, `create_graph=True`, nested
+  `jax.grad`;
+* the step itself on JAX: Keras' JAX trainer calls `train_step(state, data)` and
+  jit-compiles it as a pure function. `stateless_step` runs the model's stateful
+  step inside a `keras.StatelessScope` that maps every variable of the trainer's
+  state (model, all optimizers, metrics, seed generators) to its traced value,
+  and reads the updated values back out.
+"""
+
+import functools
+
+import keras
+
+from zoo.errors import UnsupportedBackendError
+
+BACKEND = keras.backend.backend()
+SUPPORTED_BACKENDS = ("tensorflow", "jax", "torch")
+if BACKEND not in SUPPORTED_BACKENDS:
+    raise UnsupportedBackendError(
+        f"zoo trains on the {', '.join(SUPPORTED_BACKENDS)} backends; "
+        f"KERAS_BACKEND is {BACKEND!r}"
+    )
+
+# The StatelessScopes that `stateless_step` opened (JAX only), innermost last.
+_scopes = []
+
+
+def _split(out, has_aux):
+    return out[0] if has_aux else out
+
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    def value_and_grad(fn, variables, has_aux=False):
+        with tf.GradientTape() as tape:
+            out = fn()
+        grads = tape.gradient(
+            _split(out, has_aux), list(variables),
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        return out, grads
+
+    def input_gradient(fn, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        return tape.gradient(y, x)
+
+elif BACKEND == "torch":
+    import torch
+
+    def value_and_grad(fn, variables, has_aux=False):
+        values = [v.value for v in variables]
+        out = fn()
+        grads = torch.autograd.grad(_split(out, has_aux), values, allow_unused=True)
+        grads = [torch.zeros_like(v) if g is None else g for g, v in zip(grads, values)]
+        return out, grads
+
+    def input_gradient(fn, x):
+        x = x.detach().requires_grad_(True) if not x.requires_grad else x
+        y = fn(x)
+        (g,) = torch.autograd.grad(y, x, create_graph=torch.is_grad_enabled())
+        return g
+
+else:  # jax
+    import jax
+
+    def _outer_scope(what):
+        if not _scopes:
+            raise RuntimeError(
+                f"On JAX, {what} runs inside a train_step called by model.fit "
+                "(zoo wraps it in a StatelessScope); it was called outside one."
+            )
+        return _scopes[-1]
+
+    def value_and_grad(fn, variables, has_aux=False):
+        outer = _outer_scope("value_and_grad")
+        variables = list(variables)
+        diff_ids = {id(v) for v in variables}
+
+        def pure(values):
+            # Every variable reads its current (traced) value from the outer scope,
+            # except the differentiated ones, which read `values`.
+            with keras.StatelessScope(list(zip(variables, values))) as inner:
+                for key, value in outer.state_mapping.items():
+                    inner.state_mapping.setdefault(key, value)
+                out = fn()
+            # Updates made by fn (BatchNorm statistics, seed generators) leave the
+            # gradient trace as auxiliary outputs.
+            updates = {
+                key: value for key, value in inner.state_mapping.items()
+                if key not in diff_ids and value is not outer.state_mapping.get(key)
+            }
+            return _split(out, has_aux), (out, updates)
+
+        values = [outer.state_mapping[id(v)] for v in variables]
+        (_, (out, updates)), grads = jax.value_and_grad(pure, has_aux=True)(values)
+        outer.state_mapping.update(updates)
+        return out, grads
+
+    def input_gradient(fn, x):
+        return jax.grad(lambda x_: fn(x_))(x)
+
+    def _state_variables(model, training):
+        groups = [model.trainable_variables, model.non_trainable_variables]
+        if training:
+            groups.append(model.optimizer.variables)
+        groups.append(model.metrics_variables)
+        return groups
+
+
+def stateless_step(step, training):
+    """Adapts a stateful `step(self, data) -> logs` to the trainer of the backend.
+
+    TensorFlow and PyTorch call `step(self, data)` as it is. On JAX the trainer
+    calls `step(self, state, data)` and expects `(logs, new_state)`.
+    """
+    if BACKEND != "jax":
+        return step
+
+    @functools.wraps(step)
+    def jax_step(self, state, data):
+        groups = _state_variables(self, training)
+        mapping = [(v, value) for vs, values in zip(groups, state)
+                   for v, value in zip(vs, values)]
+        with keras.StatelessScope(mapping) as scope:
+            _scopes.append(scope)
+            try:
+                logs = step(self, data)
+            finally:
+                _scopes.pop()
+        new_state = tuple([scope.get_current_value(v) for v in vs] for vs in groups)
+        return logs, new_state
+
+    return jax_step

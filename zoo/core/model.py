@@ -1,0 +1,109 @@
+"""ZooModel: the base class of every zoo model.
+
+A model subclasses `ZooModel`, writes `train_step(self, data)` (and, if it has one,
+`test_step(self, data)`) once with `keras.ops`, and takes gradients with
+`self.value_and_grad(loss_fn, variables)`. `ZooModel` adapts that step to the
+trainer of each backend (see `zoo.core.backend`), so the same code runs under
+`model.fit` on TensorFlow, JAX (jitted, stateless) and PyTorch.
+
+Do not call `super().train_step(data)` from a ZooModel: write the step in full.
+"""
+
+import keras
+import numpy as np
+
+from zoo.core import backend
+from zoo.core.optimizers import OptimizerGroup
+
+
+class ZooModel(keras.Model):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, training in (("train_step", True), ("test_step", False)):
+            step = cls.__dict__.get(name)
+            if step is not None and not getattr(step, "_zoo_adapted", False):
+                adapted = backend.stateless_step(step, training)
+                adapted._zoo_adapted = True
+                setattr(cls, name, adapted)
+
+    # -- gradients --------------------------------------------------------------
+    def value_and_grad(self, fn, variables, has_aux=False):
+        """`fn()` -> loss (or `(loss, aux)`); returns `(fn's output, grads)`."""
+        return backend.value_and_grad(fn, variables, has_aux=has_aux)
+
+    @staticmethod
+    def input_gradient(fn, x):
+        """Gradient of the scalar `fn(x)` with respect to the tensor `x`, itself
+        differentiable (for gradient penalties)."""
+        return backend.input_gradient(fn, x)
+
+    # -- metrics shown in the progress bar ----------------------------------------
+    def add_trackers(self, *names):
+        self._trackers = [keras.metrics.Mean(name=name) for name in names]
+
+    @property
+    def metrics(self):
+        return list(getattr(self, "_trackers", []))
+
+    def update_trackers(self, **values):
+        """Adds this step's values to the running means; returns the logs."""
+        for tracker in self._trackers:
+            if tracker.name in values:
+                tracker.update_state(keras.ops.stop_gradient(values[tracker.name]))
+        return {tracker.name: tracker.result() for tracker in self._trackers}
+
+    # -- several optimizers --------------------------------------------------------
+    def compile_group(self, parts, **kwargs):
+        """Compiles with one optimizer per part: `parts = {"g": (optimizer, layer)}`.
+
+        `model.optimizer[key]` is the optimizer of that part; the compile
+        argument that sets it is named `f"{key}_optimizer"`.
+        """
+        super().compile(optimizer=OptimizerGroup(parts), **kwargs)
+
+    def get_compile_config(self):
+        if isinstance(getattr(self, "optimizer", None), OptimizerGroup):
+            return {f"{key}_optimizer": keras.saving.serialize_keras_object(opt)
+                    for key, opt in self.optimizer._members.items()}
+        return super().get_compile_config()
+
+    def compile_from_config(self, config):
+        config = {key: keras.saving.deserialize_keras_object(value)
+                  for key, value in config.items()}
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # -- inputs ---------------------------------------------------------------------
+    def images_in(self, data, image_shape):
+        """The images of a `fit` batch as float32 in [-1, 1].
+
+        Accepts `x` or `(x, ...)`; uint8 images are scaled from [0, 255], float
+        images are taken to be in [-1, 1] already.
+        """
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        if tuple(x.shape[1:]) != tuple(image_shape):
+            raise ValueError(
+                f"{self.name} trains on images of shape (batch, "
+                f"{', '.join(map(str, image_shape))}); got a batch of shape "
+                f"{tuple(x.shape)}"
+            )
+        if "int" in keras.backend.standardize_dtype(x.dtype):
+            return keras.ops.cast(x, "float32") / 127.5 - 1.0
+        return keras.ops.cast(x, "float32")
+
+    # -- building -----------------------------------------------------------------
+    def build(self, input_shape=None):
+        # zoo models create their sub-networks, built, in __init__.
+        self.built = True
+
+
+def to_uint8(images):
+    """Images in [-1, 1] (any backend tensor) -> numpy uint8 in [0, 255]."""
+    images = keras.ops.convert_to_numpy(images).astype(np.float32)
+    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def from_uint8(images):
+    """uint8 images in [0, 255] -> float32 in [-1, 1]."""
+    return np.asarray(images, np.float32) / 127.5 - 1.0

@@ -1,0 +1,122 @@
+"""GAN: the multilayer-perceptron GAN of Goodfellow et al. (2014), as in the seed articles.
+
+Preset `gan_mnist`: 28x28 MNIST digits from 100-d Gaussian noise.
+
+* Generator: Dense 256 -> 512 -> 1024 -> H*W*C with LeakyReLU(0.2), BatchNorm on the
+  two wider hidden layers, tanh output (images in [-1, 1]).
+* Discriminator: Dense 512 -> 256 -> 1 with LeakyReLU(0.2), one logit out.
+* Losses: binary cross-entropy on logits; the generator uses the non-saturating
+  loss -log D(G(z)). One generator and one discriminator update per batch, with
+  their own Adam optimizers (lr 2e-4, beta_1 0.5).
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from zoo.core import ZooModel, to_uint8
+
+
+# -- blocks --------------------------------------------------------------------------
+def build_generator(latent_dim, units, image_shape):
+    z = keras.Input((latent_dim,), name="z")
+    x = z
+    for i, n in enumerate(units):
+        x = layers.Dense(n)(x)
+        if i > 0:
+            x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
+    return keras.Model(z, layers.Reshape(image_shape)(x), name="generator")
+
+
+def build_discriminator(image_shape, units):
+    image = keras.Input(image_shape, name="image")
+    x = layers.Flatten()(image)
+    for n in units:
+        x = layers.LeakyReLU(0.2)(layers.Dense(n)(x))
+    return keras.Model(image, layers.Dense(1)(x), name="discriminator")
+
+
+# -- the model -----------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="zoo")
+class GAN(ZooModel):
+    family = "gan"
+
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=100, g_units=(256, 512, 1024),
+                 d_units=(512, 256), seed=None, **kwargs):
+        kwargs.setdefault("name", "gan")
+        super().__init__(**kwargs)
+        self.image_shape = tuple(image_shape)
+        self.latent_dim = latent_dim
+        self.g_units, self.d_units, self.seed = tuple(g_units), tuple(d_units), seed
+        self.generator = build_generator(latent_dim, self.g_units, self.image_shape)
+        self.discriminator = build_discriminator(self.image_shape, self.d_units)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.add_trackers("d_loss", "g_loss", "d_real", "d_fake")
+        self.build()
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": self.image_shape,
+                "latent_dim": self.latent_dim, "g_units": self.g_units,
+                "d_units": self.d_units, "seed": self.seed}
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+        adam = lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)  # noqa: E731
+        self.compile_group({"g": (g_optimizer or adam(), self.generator),
+                            "d": (d_optimizer or adam(), self.discriminator)}, **kwargs)
+
+    # -- training --------------------------------------------------------------------
+    def train_step(self, data):
+        real = self.images_in(data, self.image_shape)
+        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)
+        G, D = self.generator, self.discriminator
+
+        def g_loss_fn():
+            fake = G(z, training=True)
+            return ops.mean(ops.softplus(-D(fake, training=True))), fake
+
+        (g_loss, fake), g_grads = self.value_and_grad(g_loss_fn, G.trainable_variables, has_aux=True)
+        self.optimizer["g"].apply(g_grads, G.trainable_variables)
+        fake = ops.stop_gradient(fake)
+
+        def d_loss_fn():
+            real_logits, fake_logits = D(real, training=True), D(fake, training=True)
+            loss = ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+            return loss / 2, (real_logits, fake_logits)
+
+        (d_loss, (real_logits, fake_logits)), d_grads = self.value_and_grad(
+            d_loss_fn, D.trainable_variables, has_aux=True)
+        self.optimizer["d"].apply(d_grads, D.trainable_variables)
+        return self.update_trackers(
+            d_loss=d_loss, g_loss=g_loss,
+            d_real=ops.mean(ops.sigmoid(real_logits)), d_fake=ops.mean(ops.sigmoid(fake_logits)))
+
+    # -- generation ------------------------------------------------------------------
+    def sample_noise(self, num_samples, seed=None):
+        """Latent vectors from numpy's generator: the same seed gives the same z on
+        every backend."""
+        return np.random.default_rng(seed).standard_normal(
+            (num_samples, self.latent_dim)).astype("float32")
+
+    def decode(self, z, batch_size=None):
+        """Latent vectors -> uint8 images (N, H, W, C)."""
+        z = np.asarray(z, "float32")
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"{self.name} decodes latent vectors of shape (N, {self.latent_dim}); "
+                             f"got {z.shape}")
+        batch_size = batch_size or 256
+        return np.concatenate([to_uint8(self.generator(z[i:i + batch_size], training=False))
+                               for i in range(0, len(z), batch_size)]) if len(z) else \
+            np.zeros((0, *self.image_shape), np.uint8)
+
+    def generate(self, num_samples, seed=None, batch_size=None):
+        """`num_samples` images as a numpy uint8 array (N, H, W, C)."""
+        if int(num_samples) < 0:
+            raise ValueError(f"num_samples must be >= 0; got {num_samples}")
+        return self.decode(self.sample_noise(int(num_samples), seed), batch_size)
