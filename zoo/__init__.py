@@ -1,0 +1,28 @@
+"""zoo: a Keras 3 model zoo of generative models, on TensorFlow, JAX and PyTorch.
+
+    import zoo
+    zoo.list_models()                      # shipped presets
+    model = zoo.load("gan_mnist")          # pretrained, offline, sha256-checked
+    images = model.generate(16, seed=0)    # numpy uint8 (16, 28, 28, 1)
+
+Importing zoo does not import Keras; the backend is chosen by KERAS_BACKEND (or
+`zoo ... --backend`) as usual, before the first use.
+"""
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "list_models": "zoo.registry", "load": "zoo.registry", "save_preset": "zoo.registry",
+    "info": "zoo.registry", "ZooModel": "zoo.core", "OptimizerGroup": "zoo.core",
+}
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in ("core", "data", "viz", "models", "registry", "training", "cli", "errors"):
+        return importlib.import_module(f"zoo.{name}")
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

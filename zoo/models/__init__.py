@@ -1,0 +1,5 @@
+"""zoo's model classes (importing this registers them with Keras serialization)."""
+
+from zoo.models.gan import GAN
+
+__all__ = ["GAN"]
