@@ -1,0 +1,53 @@
+"""The `zoo` command, run as a user would (python -m zoo ...)."""
+
+import json
+
+import numpy as np
+from conftest import run
+
+
+def test_list_and_info():
+    out = run(["-m", "zoo", "list"]).stdout
+    assert "gan_mnist" in out
+    card = json.loads(run(["-m", "zoo", "info", "gan_mnist"]).stdout)
+    assert card["name"] == "gan_mnist" and card["family"] == "gan"
+
+
+def test_sample_writes_a_real_image(tmp_path, backend):
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    proc = run(["-m", "zoo", "sample", "gan_mnist", "--num", "16", "--seed", "0",
+                "--out", str(out), "--backend", backend])
+    assert f"{backend} backend" in proc.stdout
+    image = np.asarray(Image.open(out))
+    # 4 x 4 digits of 28 pixels, 2-pixel borders, drawn at scale 2
+    assert image.shape[:2] == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))
+    assert image.std() > 30
+
+
+def test_errors_are_one_line_without_a_traceback(tmp_path):
+    proc = run(["-m", "zoo", "sample", "no_such_model", "--out", str(tmp_path / "x.png")], check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("zoo: error: unknown model 'no_such_model'") and "gan_mnist" in lines[-1]
+    assert "Traceback" not in proc.stderr
+    proc = run(["-m", "zoo", "train", "no_such_recipe"], check=False)
+    assert proc.returncode == 2 and "recipes: " in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_runs_the_recipe_writes_a_preset_and_resumes(tmp_path, backend, mnist_tiny):
+    work = tmp_path / "run"
+    args = ["-m", "zoo", "train", "gan_mnist", "--backend", backend, "--data", str(mnist_tiny),
+            "--limit", "64", "--batch-size", "32", "--workdir", str(work), "--verbose", "0"]
+    run(args + ["--epochs", "1"])
+    run(args + ["--epochs", "2"])  # the same workdir: continues at epoch 2
+    log = (work / "log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log[1:]] == ["0", "1"]
+    card = json.loads((work / "preset" / "metadata.json").read_text())
+    assert card["steps"] == 4 and card["epochs"] == 2 and card["backend"] == backend
+    for name in ("sample.png", "loss.png", "model.weights.h5"):
+        assert (work / "preset" / name).is_file()
+    assert len(list((work / "grids").glob("epoch_*.png"))) == 2
+    run(["-c", "import sys, zoo; assert zoo.load(sys.argv[1]).generate(2).shape == (2, 28, 28, 1)",
+         str(work / "preset")], backend=backend)

@@ -1,0 +1,126 @@
+"""Presets: save, load, checks, the shipped gan_mnist, and weights across backends."""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKENDS, numpy, run, small_gan
+
+import zoo
+from zoo.errors import PresetError, UnknownModelError
+from zoo.registry import PRESETS_DIR
+
+
+@pytest.fixture
+def preset(tmp_path, digits):
+    gan = small_gan(seed=5)
+    gan.compile()
+    gan.fit(digits[:64], batch_size=16, epochs=1, verbose=0)  # BatchNorm stats move off 0/1
+    return gan, zoo.save_preset(gan, tmp_path / "tiny_gan", dataset="fixture")
+
+
+def test_a_saved_preset_loads_with_equal_outputs(preset):
+    gan, path = preset
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "metadata.json", "model.weights.h5"]
+    loaded = zoo.load(path)
+    z = gan.sample_noise(8, seed=1)
+    np.testing.assert_allclose(numpy(loaded(z)), numpy(gan(z)), atol=1e-6)
+    np.testing.assert_array_equal(loaded.generate(8, seed=1), gan.generate(8, seed=1))
+    meta = zoo.info(path)
+    assert meta["dataset"] == "fixture" and meta["parameters"]["generator"] > 0
+    assert len(meta["weights_sha256"]) == 64
+
+
+def test_weights_saved_here_load_on_every_other_backend_with_equal_outputs(preset, backend, tmp_path):
+    gan, path = preset
+    z = gan.sample_noise(16, seed=2)
+    np.save(tmp_path / "z.npy", z)
+    here = numpy(gan(z))
+    script = ("import sys, numpy as np, keras, zoo; m = zoo.load(sys.argv[1]); "
+              "np.save(sys.argv[3], keras.ops.convert_to_numpy(m(np.load(sys.argv[2]))))")
+    for other in BACKENDS:
+        if other == backend:
+            continue
+        out = tmp_path / f"out_{other}.npy"
+        run(["-c", script, str(path), str(tmp_path / "z.npy"), str(out)], backend=other)
+        np.testing.assert_allclose(np.load(out), here, atol=1e-4, err_msg=f"{backend} -> {other}")
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_a_damaged_weights_file_is_refused_clearly(preset, damage):
+    _, path = preset
+    weights = path / "model.weights.h5"
+    if damage == "flip":
+        data = bytearray(weights.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        weights.write_bytes(bytes(data))
+        match = "corrupt or was modified"
+    elif damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:1000])
+        match = "corrupt or was modified"
+    else:
+        weights.unlink()
+        match = "lacks model.weights.h5"
+    with pytest.raises(PresetError, match=match):
+        zoo.load(path)
+
+
+def test_a_config_that_is_not_a_zoo_model_is_refused(preset):
+    _, path = preset
+    config = json.loads((path / "config.json").read_text())
+    config["registered_name"] = "builtins>eval"
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PresetError, match="not describe a zoo model"):
+        zoo.load(path)
+
+
+def test_an_unknown_name_lists_the_known_ones():
+    with pytest.raises(UnknownModelError, match="gan_mnist") as e:
+        zoo.load("no_such_model")
+    assert "no_such_model" in str(e.value)
+
+
+def test_keras_full_model_save_round_trip(preset, tmp_path):
+    gan, _ = preset
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras")
+    z = gan.sample_noise(4, seed=3)
+    np.testing.assert_allclose(numpy(loaded(z)), numpy(gan(z)), atol=1e-6)
+    # The compiled state comes back too: both optimizers, with their step counts.
+    for key in ("g", "d"):
+        assert int(numpy(loaded.optimizer[key].iterations)) == int(numpy(gan.optimizer[key].iterations)) == 4
+
+
+# -- the shipped preset ------------------------------------------------------------
+def test_gan_mnist_is_shipped_and_draws_digits_of_the_right_shape():
+    assert "gan_mnist" in zoo.list_models()
+    model = zoo.load("gan_mnist")
+    images = model.generate(16, seed=0)
+    assert images.shape == (16, 28, 28, 1) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, model.generate(16, seed=0))
+    assert not np.array_equal(images, model.generate(16, seed=1))
+    # Digits: mostly dark background, some bright strokes, and not all the same image.
+    assert (images < 50).mean() > 0.6 and (images > 200).mean() > 0.05
+    assert np.abs(images[0].astype(int) - images[1:].astype(int)).mean() > 10
+
+
+def test_gan_mnist_card_states_how_it_was_made():
+    meta = zoo.info("gan_mnist")
+    for key in ("dataset", "recipe", "backend", "steps", "epochs", "wall_time_s", "machine",
+                "parameters", "final_epoch_metrics", "weights_sha256"):
+        assert meta.get(key) not in (None, ""), key
+    assert meta["recipe"].split()[1:3] == ["python", "recipes/gan_mnist.py"]
+    assert (PRESETS_DIR / "gan_mnist" / "sample.png").is_file()
+
+
+def test_the_shipped_preset_fine_tunes_with_fit(digits, tmp_path):
+    shutil.copytree(PRESETS_DIR / "gan_mnist", tmp_path / "gan_mnist")
+    model = zoo.load(tmp_path / "gan_mnist", compile=True)
+    before = [numpy(v).copy() for v in model.generator.trainable_variables]
+    history = model.fit(digits[:64], batch_size=32, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"]).all()
+    changed = [not np.allclose(b, numpy(v)) for b, v in zip(before, model.generator.trainable_variables)]
+    assert all(changed)
+    assert np.isfinite(numpy(model(model.sample_noise(4, seed=0)))).all()
