@@ -68,14 +68,24 @@ def recipes():
     return sorted(p.stem for p in _recipes_dir().glob("*.py") if not p.stem.startswith("_"))
 
 
+def find_recipe(name):
+    """The recipe module for a recipe or preset name, and the flags that pick the preset."""
+    sys.path.insert(0, str(_recipes_dir()))
+    if name in recipes():
+        return importlib.import_module(name), []
+    for recipe in recipes():
+        module = importlib.import_module(recipe)
+        if name in getattr(module, "VARIANTS", {}):
+            return module, ["--variant", name]
+    raise ZooError(f"no recipe for {name!r}; recipes: {', '.join(recipes()) or 'none'}")
+
+
 def cmd_train(args, rest):
     _backend(args)
-    if args.name not in recipes():
-        raise ZooError(f"no recipe for {args.name!r}; recipes: {', '.join(recipes()) or 'none'}")
-    sys.path.insert(0, str(_recipes_dir()))
-    module = importlib.import_module(args.name)
-    sys.argv = [f"recipes/{args.name}.py", *rest]
-    module.main(rest)
+    module, flags = find_recipe(args.name)
+    argv = [*flags, *rest]
+    sys.argv = [f"recipes/{module.__name__}.py", *argv]
+    module.main(argv)
 
 
 def build_parser():

@@ -45,24 +45,45 @@ def save_strip(images, path, scale=2):
     return save_grid(images, path, nrow=len(images), scale=scale)
 
 
-def save_loss_curves(history, path, title=None):
-    """`history`: {name: [value per epoch]} (e.g. `model.fit(...).history`)."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    for name, values in history.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name)
-    ax.set_xlabel("epoch")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    return plt
+
+
+def _save_figure(fig, ax, path, title):
     if title:
         ax.set_title(title)
     fig.tight_layout()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
+
+
+def save_loss_curves(history, path, title=None):
+    """`history`: {name: [value per epoch]} (e.g. `model.fit(...).history`)."""
+    fig, ax = _pyplot().subplots(figsize=(6, 3.5), dpi=100)
+    for name, values in history.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    ax.set_xlabel("epoch")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save_figure(fig, ax, path, title)
+
+
+def save_latent_scatter(points, labels, path, class_names=None, title=None):
+    """2-d latent codes coloured by label (e.g. the test set's posterior means)."""
+    points, labels = np.asarray(points), np.asarray(labels)
+    fig, ax = _pyplot().subplots(figsize=(6, 5), dpi=100)
+    sc = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=2, alpha=0.7)
+    cbar = fig.colorbar(sc, ax=ax, ticks=np.unique(labels))
+    if class_names is not None:
+        cbar.ax.set_yticklabels([class_names[int(i)] for i in np.unique(labels)])
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    return _save_figure(fig, ax, path, title)

@@ -1,5 +1,6 @@
 """zoo's model classes (importing this registers them with Keras serialization)."""
 
 from zoo.models.gan import GAN
+from zoo.models.vae import VAE
 
-__all__ = ["GAN"]
+__all__ = ["GAN", "VAE"]

@@ -13,10 +13,9 @@ Preset `gan_mnist`: 28x28 MNIST digits from 100-d Gaussian noise.
 import math
 
 import keras
-import numpy as np
 from keras import layers, ops
 
-from zoo.core import ZooModel, to_uint8
+from zoo.core import LatentImageModel
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -42,7 +41,7 @@ def build_discriminator(image_shape, units):
 
 # -- the model -----------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="zoo")
-class GAN(ZooModel):
+class GAN(LatentImageModel):
     family = "gan"
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, g_units=(256, 512, 1024),
@@ -98,25 +97,5 @@ class GAN(ZooModel):
             d_real=ops.mean(ops.sigmoid(real_logits)), d_fake=ops.mean(ops.sigmoid(fake_logits)))
 
     # -- generation ------------------------------------------------------------------
-    def sample_noise(self, num_samples, seed=None):
-        """Latent vectors from numpy's generator: the same seed gives the same z on
-        every backend."""
-        return np.random.default_rng(seed).standard_normal(
-            (num_samples, self.latent_dim)).astype("float32")
-
-    def decode(self, z, batch_size=None):
-        """Latent vectors -> uint8 images (N, H, W, C)."""
-        z = np.asarray(z, "float32")
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"{self.name} decodes latent vectors of shape (N, {self.latent_dim}); "
-                             f"got {z.shape}")
-        batch_size = batch_size or 256
-        return np.concatenate([to_uint8(self.generator(z[i:i + batch_size], training=False))
-                               for i in range(0, len(z), batch_size)]) if len(z) else \
-            np.zeros((0, *self.image_shape), np.uint8)
-
-    def generate(self, num_samples, seed=None, batch_size=None):
-        """`num_samples` images as a numpy uint8 array (N, H, W, C)."""
-        if int(num_samples) < 0:
-            raise ValueError(f"num_samples must be >= 0; got {num_samples}")
-        return self.decode(self.sample_noise(int(num_samples), seed), batch_size)
+    def decode_batch(self, z):
+        return self.generator(z, training=False)
