@@ -32,6 +32,7 @@ def _backend(args):
     if getattr(args, "backend", None):
         os.environ["KERAS_BACKEND"] = args.backend
     backend = os.environ.get("KERAS_BACKEND")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     try:
         import keras
     except ImportError as e:
@@ -81,8 +82,8 @@ def find_recipe(name):
 
 
 def cmd_train(args, rest):
-    _backend(args)
     module, flags = find_recipe(args.name)
+    _backend(args)
     argv = [*flags, *rest]
     sys.argv = [f"recipes/{module.__name__}.py", *argv]
     module.main(argv)
@@ -119,6 +120,8 @@ def main(argv=None):
             cmd_train(args, rest)
         else:
             {"list": cmd_list, "info": cmd_info, "sample": cmd_sample}[args.command](args)
+    except BrokenPipeError:  # e.g. `zoo info NAME | head`
+        return 0
     except (ZooError, OSError, ValueError) as e:
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
