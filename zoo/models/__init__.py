@@ -1,6 +1,7 @@
 """zoo's model classes (importing this registers them with Keras serialization)."""
 
+from zoo.models.dcgan import DCGAN
 from zoo.models.gan import GAN
 from zoo.models.vae import VAE
 
-__all__ = ["GAN", "VAE"]
+__all__ = ["DCGAN", "GAN", "VAE"]

@@ -40,27 +40,22 @@ def build_discriminator(image_shape, units):
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
-class GAN(LatentImageModel):
+class AdversarialModel(LatentImageModel):
+    """A generator and a discriminator trained against each other with the
+    non-saturating loss (shared by GAN and DCGAN; they differ in their networks)."""
+
     family = "gan"
 
-    def __init__(self, image_shape=(28, 28, 1), latent_dim=100, g_units=(256, 512, 1024),
-                 d_units=(512, 256), seed=None, **kwargs):
-        kwargs.setdefault("name", "gan")
-        super().__init__(**kwargs)
-        self.image_shape = tuple(image_shape)
-        self.latent_dim = latent_dim
-        self.g_units, self.d_units, self.seed = tuple(g_units), tuple(d_units), seed
-        self.generator = build_generator(latent_dim, self.g_units, self.image_shape)
-        self.discriminator = build_discriminator(self.image_shape, self.d_units)
+    def setup(self, image_shape, latent_dim, seed, generator, discriminator):
+        self.image_shape, self.latent_dim, self.seed = tuple(image_shape), latent_dim, seed
+        self.generator, self.discriminator = generator, discriminator
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.add_trackers("d_loss", "g_loss", "d_real", "d_fake")
         self.build()
 
     def get_config(self):
         return {**super().get_config(), "image_shape": self.image_shape,
-                "latent_dim": self.latent_dim, "g_units": self.g_units,
-                "d_units": self.d_units, "seed": self.seed}
+                "latent_dim": self.latent_dim, "seed": self.seed}
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
@@ -99,3 +94,18 @@ class GAN(LatentImageModel):
     # -- generation ------------------------------------------------------------------
     def decode_batch(self, z):
         return self.generator(z, training=False)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GAN(AdversarialModel):
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=100, g_units=(256, 512, 1024),
+                 d_units=(512, 256), seed=None, **kwargs):
+        kwargs.setdefault("name", "gan")
+        super().__init__(**kwargs)
+        self.g_units, self.d_units = tuple(g_units), tuple(d_units)
+        self.setup(image_shape, latent_dim, seed,
+                   build_generator(latent_dim, self.g_units, tuple(image_shape)),
+                   build_discriminator(tuple(image_shape), self.d_units))
+
+    def get_config(self):
+        return {**super().get_config(), "g_units": self.g_units, "d_units": self.d_units}
