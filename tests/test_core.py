@@ -187,11 +187,15 @@ def test_gradient_of_a_gradient_matches_the_hand_computed_penalty():
     np.testing.assert_allclose(probe.logs[0]["grad"][:, 0], dw, rtol=1e-4, atol=1e-6)
 
 
-def test_a_batch_of_the_wrong_shape_is_refused_by_name(digits):
+def test_a_batch_of_the_wrong_shape_is_refused_by_name_and_loses_nothing(digits):
     gan = small_gan()
     gan.compile()
+    before = gan.generate(4, seed=0)
     with pytest.raises(ValueError, match=r"shape \(batch, 28, 28, 1\)"):
         gan.fit(np.zeros((32, 32, 32, 3), "uint8"), batch_size=16, epochs=1, verbose=0)
+    np.testing.assert_array_equal(gan.generate(4, seed=0), before)  # the weights are still there
+    gan.fit(digits[:32], batch_size=16, epochs=1, verbose=0)
+    assert int(numpy(gan.optimizer["g"].iterations)) == 2
 
 
 def test_a_gan_learns_a_tiny_distribution():

@@ -14,6 +14,7 @@ Model files write one `train_step(self, data)` in `keras.ops` and call
   and reads the updated values back out.
 """
 
+import contextlib
 import functools
 
 import keras
@@ -115,6 +116,29 @@ else:  # jax
             groups.append(model.optimizer.variables)
         groups.append(model.metrics_variables)
         return groups
+
+
+@contextlib.contextmanager
+def state_kept_on_error(model):
+    """On JAX, Keras' `fit`/`evaluate` detach the variables' values while they run and put
+    them back at the end of an epoch; an error in the first step (a batch of the wrong
+    shape, say) would leave the model without weights. This puts them back."""
+    if BACKEND != "jax":
+        yield
+        return
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)  # as fit would: its slots exist from here
+    variables = list(model.variables) + list(model.metrics_variables)
+    variables += list(optimizer.variables) if optimizer is not None else []
+    saved = [(v, v._value) for v in variables]
+    try:
+        yield
+    except BaseException:
+        for v, value in saved:
+            if v._value is None and value is not None:
+                v._value = value
+        raise
 
 
 def stateless_step(step, training):

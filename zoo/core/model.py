@@ -26,6 +26,14 @@ class ZooModel(keras.Model):
                 adapted._zoo_adapted = True
                 setattr(cls, name, adapted)
 
+    def fit(self, *args, **kwargs):
+        with backend.state_kept_on_error(self):
+            return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        with backend.state_kept_on_error(self):
+            return super().evaluate(*args, **kwargs)
+
     # -- gradients --------------------------------------------------------------
     def value_and_grad(self, fn, variables, has_aux=False):
         """`fn()` -> loss (or `(loss, aux)`); returns `(fn's output, grads)`."""

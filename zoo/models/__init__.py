@@ -1,7 +1,8 @@
 """zoo's model classes (importing this registers them with Keras serialization)."""
 
+from zoo.models.cgan import CGAN
 from zoo.models.dcgan import DCGAN
 from zoo.models.gan import GAN
 from zoo.models.vae import VAE
 
-__all__ = ["DCGAN", "GAN", "VAE"]
+__all__ = ["CGAN", "DCGAN", "GAN", "VAE"]

@@ -66,27 +66,34 @@ class AdversarialModel(LatentImageModel):
                             "d": (d_optimizer or adam(), self.discriminator)}, **kwargs)
 
     # -- training --------------------------------------------------------------------
+    def condition(self, data):
+        """What G and D see besides z or the image (None here; labels in a cGAN)."""
+        return None
+
     def train_step(self, data):
         real = self.images_in(data, self.image_shape)
         z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)
-        G, D = self.generator, self.discriminator
+        cond = self.condition(data)
+        with_cond = (lambda t: t) if cond is None else (lambda t: [t, cond])  # noqa: E731
+        G = lambda z_: self.generator(with_cond(z_), training=True)  # noqa: E731
+        D = lambda x_: self.discriminator(with_cond(x_), training=True)  # noqa: E731
+        g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
 
         def g_loss_fn():
-            fake = G(z, training=True)
-            return ops.mean(ops.softplus(-D(fake, training=True))), fake
+            fake = G(z)
+            return ops.mean(ops.softplus(-D(fake))), fake
 
-        (g_loss, fake), g_grads = self.value_and_grad(g_loss_fn, G.trainable_variables, has_aux=True)
-        self.optimizer["g"].apply(g_grads, G.trainable_variables)
+        (g_loss, fake), g_grads = self.value_and_grad(g_loss_fn, g_vars, has_aux=True)
+        self.optimizer["g"].apply(g_grads, g_vars)
         fake = ops.stop_gradient(fake)
 
         def d_loss_fn():
-            real_logits, fake_logits = D(real, training=True), D(fake, training=True)
+            real_logits, fake_logits = D(real), D(fake)
             loss = ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
             return loss / 2, (real_logits, fake_logits)
 
-        (d_loss, (real_logits, fake_logits)), d_grads = self.value_and_grad(
-            d_loss_fn, D.trainable_variables, has_aux=True)
-        self.optimizer["d"].apply(d_grads, D.trainable_variables)
+        (d_loss, (real_logits, fake_logits)), d_grads = self.value_and_grad(d_loss_fn, d_vars, has_aux=True)
+        self.optimizer["d"].apply(d_grads, d_vars)
         return self.update_trackers(
             d_loss=d_loss, g_loss=g_loss,
             d_real=ops.mean(ops.sigmoid(real_logits)), d_fake=ops.mean(ops.sigmoid(fake_logits)))

@@ -1,0 +1,109 @@
+"""The adversarial family beyond gan_mnist: cGAN and DCGAN, and the recipes' robustness."""
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+from conftest import ROOT, numpy, run
+
+from zoo.models.cgan import CGAN
+from zoo.models.dcgan import DCGAN
+
+
+def tiny_cgan():
+    return CGAN(image_shape=(4, 4, 1), num_classes=2, latent_dim=8, g_units=(32, 32), d_units=(32,), seed=0)
+
+
+def test_a_cgan_draws_the_class_it_is_asked_for():
+    """Class 0: dark 4x4 images, class 1: bright ones. After training, the generator
+    draws dark images for label 0 and bright ones for label 1."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 128)
+    x = np.where(y[:, None, None, None] == 0, rng.integers(0, 56, (256, 4, 4, 1)),
+                 rng.integers(200, 256, (256, 4, 4, 1))).astype("uint8")
+    model = tiny_cgan()
+    adam = lambda: keras.optimizers.Adam(2e-3, beta_1=0.5)  # noqa: E731
+    model.compile(g_optimizer=adam(), d_optimizer=adam())
+    model.fit(x, y, batch_size=32, epochs=20, verbose=0)
+    dark, bright = model.generate(labels=[0] * 64, seed=0), model.generate(labels=[1] * 64, seed=0)
+    assert dark.mean() < 100 < 150 < bright.mean()
+
+
+def test_cgan_input_errors_are_named():
+    model = tiny_cgan()
+    model.compile()
+    with pytest.raises(ValueError, match="classes 0..1"):
+        model.generate(labels=[0, 2])
+    with pytest.raises(ValueError, match=r"fit it with \(images, labels\)"):
+        model.fit(np.zeros((8, 4, 4, 1), "uint8"), batch_size=8, epochs=1, verbose=0)
+    assert model.generate(5, seed=0).shape == (5, 4, 4, 1)  # labels 0, 1, 0, 1, 0
+
+
+def test_dcgan_trains_on_the_anime_fixture(tmp_path):
+    from zoo import data
+    from conftest import FIXTURES
+
+    x = data.load_images(FIXTURES / "anime_tiny.npz")
+    model = DCGAN(width=4, seed=0)
+    model.compile()
+    before = [numpy(v).copy() for v in model.trainable_variables]
+    history = model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"]).all()
+    assert all(not np.allclose(b, numpy(v)) for b, v in zip(before, model.trainable_variables))
+    images = model.generate(3, seed=0)
+    assert images.shape == (3, 64, 64, 3) and images.dtype == np.uint8
+    with pytest.raises(ValueError, match="square with a side of 4"):
+        DCGAN(image_shape=(48, 48, 3))
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, digits):
+    from conftest import small_gan
+
+    from zoo import training
+
+    args = argparse.Namespace(workdir=str(tmp_path / "run"), fresh=False, batch_size=32, epochs=1, verbose=0)
+    model = small_gan()
+    model.compile()
+    training.fit(model, digits[:64], args)
+    backup = sorted((tmp_path / "run" / "backup").rglob("*.h5"))
+    assert backup
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in backup}
+    bad = digits[:64].astype("float32") / 127.5 - 1
+    bad[5, 3, 3, 0] = np.nan
+    args.epochs = 2
+    with pytest.raises(training.TrainingDiverged, match="last good checkpoint"):
+        training.fit(model, bad, args)
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in backup} == digest
+
+
+def test_a_recipe_killed_mid_training_resumes_from_its_checkpoint(tmp_path, backend, mnist_tiny):
+    work = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "recipes" / "gan_mnist.py"), "--data", str(mnist_tiny),
+           "--batch-size", "30", "--workdir", str(work), "--verbose", "0"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND=backend)
+    proc = subprocess.Popen(cmd + ["--epochs", "1000"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    log = work / "log.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(log.read_text().splitlines()) - 1
+    assert done >= 2, "the recipe did not get through two epochs"
+    run(cmd[1:] + ["--epochs", str(done + 1)], backend=backend)
+    epochs = [int(line.split(",")[0]) for line in log.read_text().splitlines()[1:]]
+    # BackupAndRestore saved at the end of each finished epoch, so the second run goes on
+    # at the epoch after the last one logged (or after one more, had the kill come between
+    # the checkpoint and the log line): it never starts again from epoch 0.
+    assert epochs[:done] == list(range(done)) and epochs[done:] in ([done], [])
+    card = json.loads((work / "preset" / "metadata.json").read_text())
+    assert card["steps"] == (done + 1) * 10  # 300 images / batch 30, restored step counter

@@ -1,0 +1,94 @@
+"""cGAN: the conditional GAN of Mirza & Osindero (2014): draw the digit you ask for.
+
+Preset `cgan_mnist`: 28x28 MNIST digits from 100-d noise and a class label 0-9.
+
+* The label enters both networks through a learned 50-d embedding, concatenated with
+  z in the generator and with the flattened image in the discriminator.
+* Generator and discriminator are otherwise the MLPs of `gan_mnist` (zoo/models/gan.py),
+  and training is `AdversarialModel.train_step` with the batch's labels as the condition.
+
+`model.fit(images, labels)`; `model.generate(num, labels=[...], seed=...)`.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from zoo.core import batched, to_uint8
+from zoo.models.gan import AdversarialModel
+
+
+# -- blocks --------------------------------------------------------------------------
+def build_generator(latent_dim, num_classes, units, image_shape, embed_dim=50):
+    z, label = keras.Input((latent_dim,), name="z"), keras.Input((), dtype="int32", name="label")
+    x = layers.Concatenate()([z, layers.Embedding(num_classes, embed_dim)(label)])
+    for i, n in enumerate(units):
+        x = layers.Dense(n)(x)
+        if i > 0:
+            x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
+    return keras.Model([z, label], layers.Reshape(image_shape)(x), name="generator")
+
+
+def build_discriminator(image_shape, num_classes, units, embed_dim=50):
+    image, label = keras.Input(image_shape, name="image"), keras.Input((), dtype="int32", name="label")
+    x = layers.Concatenate()([layers.Flatten()(image), layers.Embedding(num_classes, embed_dim)(label)])
+    for n in units:
+        x = layers.LeakyReLU(0.2)(layers.Dense(n)(x))
+    return keras.Model([image, label], layers.Dense(1)(x), name="discriminator")
+
+
+# -- the model -----------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="zoo")
+class CGAN(AdversarialModel):
+    def __init__(self, image_shape=(28, 28, 1), num_classes=10, latent_dim=100,
+                 g_units=(256, 512, 1024), d_units=(512, 256), seed=None, **kwargs):
+        kwargs.setdefault("name", "cgan")
+        super().__init__(**kwargs)
+        self.num_classes, self.g_units, self.d_units = num_classes, tuple(g_units), tuple(d_units)
+        self.setup(image_shape, latent_dim, seed,
+                   build_generator(latent_dim, num_classes, self.g_units, tuple(image_shape)),
+                   build_discriminator(tuple(image_shape), num_classes, self.d_units))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "g_units": self.g_units, "d_units": self.d_units}
+
+    def call(self, inputs, training=False):
+        z, labels = inputs
+        return self.generator([z, labels], training=training)
+
+    def condition(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
+            raise ValueError(f"{self.name} is conditional: fit it with (images, labels)")
+        return ops.reshape(ops.cast(data[1], "int32"), (-1,))
+
+    # -- generation ------------------------------------------------------------------
+    def check_labels(self, labels, num):
+        labels = np.arange(num) % self.num_classes if labels is None else np.asarray(labels)
+        labels = labels.astype("int32").reshape(-1)
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"{self.name} draws classes 0..{self.num_classes - 1}; got labels "
+                             f"{sorted(set(labels.tolist()))}")
+        return labels
+
+    def decode(self, z, labels=None, batch_size=None):
+        """Latent vectors and their labels -> numpy uint8 images (N, H, W, C)."""
+        z = np.asarray(z, "float32")
+        labels = self.check_labels(labels, len(z))
+        if len(labels) != len(z):
+            raise ValueError(f"got {len(z)} latent vectors but {len(labels)} labels")
+        both = np.concatenate([z, labels[:, None].astype("float32")], axis=1)
+        return batched(lambda b: to_uint8(self.generator(
+            [b[:, :-1], b[:, -1].astype("int32")], training=False)), both, batch_size)
+
+    def generate(self, num_samples=None, labels=None, seed=None, batch_size=None):
+        """Images of the given `labels` (default: 0, 1, ..., 9, 0, ... for `num_samples`);
+        numpy uint8 (N, H, W, C)."""
+        num = len(np.asarray(labels).reshape(-1)) if num_samples is None else int(num_samples)
+        if labels is not None and len(np.asarray(labels).reshape(-1)) != num:
+            raise ValueError(f"num_samples is {num} but {len(np.asarray(labels).reshape(-1))} labels were given")
+        return self.decode(self.sample_noise(num, seed), self.check_labels(labels, num), batch_size)
