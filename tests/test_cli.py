@@ -3,7 +3,7 @@
 import json
 
 import numpy as np
-from conftest import run
+from conftest import numpy, run
 
 
 def test_list_and_info():
@@ -51,3 +51,27 @@ def test_train_runs_the_recipe_writes_a_preset_and_resumes(tmp_path, backend, mn
     assert len(list((work / "grids").glob("epoch_*.png"))) == 2
     run(["-c", "import sys, zoo; assert zoo.load(sys.argv[1]).generate(2).shape == (2, 28, 28, 1)",
          str(work / "preset")], backend=backend)
+
+
+def test_fine_tune_dcgan_anime_on_a_folder_of_images(tmp_path, backend):
+    from PIL import Image
+
+    import zoo
+
+    folder = tmp_path / "my_faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, size in enumerate([(64, 64), (96, 80), (40, 50), (128, 128), (64, 32), (70, 70)]):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 this is not a JPEG")
+    work = tmp_path / "run"
+    proc = run(["-m", "zoo", "train", "dcgan_anime", "--backend", backend, "--data", str(folder),
+                "--init", "dcgan_anime", "--epochs", "1", "--batch-size", "4", "--workdir", str(work),
+                "--verbose", "0"])
+    assert "skipped 1 unreadable image file(s) of 7" in proc.stderr
+    card = json.loads((work / "preset" / "metadata.json").read_text())
+    assert card["init"] == "dcgan_anime" and card["steps"] == 2 and card["backend"] == backend
+    tuned, shipped = zoo.load(work / "preset"), zoo.load("dcgan_anime")
+    z = shipped.sample_noise(4, seed=0)
+    a, b = numpy(tuned(z)), numpy(shipped(z))
+    assert np.isfinite(a).all() and np.abs(a - b).max() > 1e-3

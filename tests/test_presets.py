@@ -124,3 +124,26 @@ def test_the_shipped_preset_fine_tunes_with_fit(digits, tmp_path):
     changed = [not np.allclose(b, numpy(v)) for b, v in zip(before, model.generator.trainable_variables)]
     assert all(changed)
     assert np.isfinite(numpy(model(model.sample_noise(4, seed=0)))).all()
+
+
+SHIPPED_OUTPUTS = """
+import sys, numpy as np, keras, zoo
+out = {}
+for name in zoo.list_models():
+    m = zoo.load(name)
+    z = m.sample_noise(4, seed=0)
+    y = m([z, np.arange(4)]) if hasattr(m, "num_classes") else m.decode_batch(z)
+    out[name] = keras.ops.convert_to_numpy(y)
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_every_shipped_preset_gives_equal_outputs_on_every_backend(backend, tmp_path):
+    outputs = {}
+    for b in BACKENDS:
+        run(["-c", SHIPPED_OUTPUTS, str(tmp_path / f"{b}.npz")], backend=b)
+        outputs[b] = dict(np.load(tmp_path / f"{b}.npz"))
+    assert sorted(outputs[backend]) == zoo.list_models()
+    for b in BACKENDS:
+        for name, value in outputs[b].items():
+            np.testing.assert_allclose(value, outputs[backend][name], atol=1e-4, err_msg=f"{name}: {backend} vs {b}")

@@ -61,7 +61,8 @@ def cmd_sample(args):
 
     model = registry.load(args.name)
     images = model.generate(args.num, seed=args.seed)
-    path = viz.save_grid(images, args.out, nrow=args.nrow)
+    # a conditional model cycles through its classes: one class per column
+    path = viz.save_grid(images, args.out, nrow=args.nrow or getattr(model, "num_classes", None))
     print(f"wrote {path} ({len(images)} samples of {args.name}, {backend} backend)")
 
 
