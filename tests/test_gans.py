@@ -107,3 +107,18 @@ def test_a_recipe_killed_mid_training_resumes_from_its_checkpoint(tmp_path, back
     assert epochs[:done] == list(range(done)) and epochs[done:] in ([done], [])
     card = json.loads((work / "preset" / "metadata.json").read_text())
     assert card["steps"] == (done + 1) * 10  # 300 images / batch 30, restored step counter
+
+
+def test_wgan_gp_makes_n_critic_updates_per_generator_update():
+    from zoo.models.wgan import WGANGP
+
+    x = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 3)).astype("uint8")
+    model = WGANGP(image_shape=(16, 16, 3), width=4, n_critic=3, seed=0)
+    model.compile()
+    assert not any("batch_norm" in layer.name for layer in model.discriminator.layers)
+    history = model.fit(x, batch_size=8, epochs=2, verbose=0)
+    assert int(numpy(model.optimizer["g"].iterations)) == 8
+    assert int(numpy(model.optimizer["d"].iterations)) == 24
+    for name in ("d_loss", "g_loss", "wasserstein", "gradient_penalty"):
+        assert np.isfinite(history.history[name]).all()
+    assert history.history["gradient_penalty"][0] > 0

@@ -35,12 +35,14 @@ def save_image(image, path, scale=1):
     return path
 
 
-def save_grid(images, path, nrow=None, scale=2):
-    """Saves uint8 images (N, H, W, C) as one PNG grid; returns the path."""
+def save_grid(images, path, nrow=None, scale=None):
+    """Saves uint8 images (N, H, W, C) as one PNG grid (small images drawn at twice
+    their size); returns the path."""
+    scale = scale or (2 if np.shape(images)[1] <= 32 else 1)
     return save_image(grid(images, nrow), path, scale)
 
 
-def save_strip(images, path, scale=2):
+def save_strip(images, path, scale=None):
     """A single row (e.g. a latent interpolation)."""
     return save_grid(images, path, nrow=len(images), scale=scale)
 

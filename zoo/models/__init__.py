@@ -4,5 +4,6 @@ from zoo.models.cgan import CGAN
 from zoo.models.dcgan import DCGAN
 from zoo.models.gan import GAN
 from zoo.models.vae import VAE
+from zoo.models.wgan import WGANGP
 
-__all__ = ["CGAN", "DCGAN", "GAN", "VAE"]
+__all__ = ["CGAN", "DCGAN", "GAN", "VAE", "WGANGP"]

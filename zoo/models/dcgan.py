@@ -42,14 +42,15 @@ def build_generator(latent_dim, width, image_shape):
     return keras.Model(z, image, name="generator")
 
 
-def build_discriminator(image_shape, width):
+def build_discriminator(image_shape, width, batch_norm=True, name="discriminator"):
     n = _doublings(image_shape)
     image = keras.Input(image_shape, name="image")
     x = image
     for i in range(n):
-        x = layers.Conv2D(width * 2 ** i, 4, strides=2, padding="same", use_bias=i == 0)(x)
-        x = layers.LeakyReLU(0.2)(x if i == 0 else layers.BatchNormalization()(x))
-    return keras.Model(image, layers.Dense(1)(layers.Flatten()(x)), name="discriminator")
+        normed = batch_norm and i > 0
+        x = layers.Conv2D(width * 2 ** i, 4, strides=2, padding="same", use_bias=not normed)(x)
+        x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x) if normed else x)
+    return keras.Model(image, layers.Dense(1)(layers.Flatten()(x)), name=name)
 
 
 # -- the model -----------------------------------------------------------------------

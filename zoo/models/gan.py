@@ -45,12 +45,13 @@ class AdversarialModel(LatentImageModel):
     non-saturating loss (shared by GAN and DCGAN; they differ in their networks)."""
 
     family = "gan"
+    trackers = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def setup(self, image_shape, latent_dim, seed, generator, discriminator):
         self.image_shape, self.latent_dim, self.seed = tuple(image_shape), latent_dim, seed
         self.generator, self.discriminator = generator, discriminator
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.add_trackers("d_loss", "g_loss", "d_real", "d_fake")
+        self.add_trackers(*self.trackers)
         self.build()
 
     def get_config(self):
