@@ -77,3 +77,15 @@ def test_shipped_vaes_load_and_carry_their_test_elbo(name, digits):
         # the measured card number holds on the 300 fixture digits too (same binarization rule)
         here = vae.negative_elbo(digits, binarize_seed=0)["negative_elbo"].mean()
         assert abs(here - nats) < 15
+
+
+def test_keras_full_model_round_trip_with_its_optimizer(digits, tmp_path):
+    import keras
+
+    vae = small_vae(beta=2.0)
+    vae.compile()
+    vae.fit(digits[:60], batch_size=30, epochs=1, verbose=0)
+    vae.save(tmp_path / "vae.keras")
+    loaded = keras.saving.load_model(tmp_path / "vae.keras")
+    assert loaded.beta == 2.0 and int(numpy(loaded.optimizer.iterations)) == 2
+    np.testing.assert_array_equal(loaded.reconstruct(digits[:4]), vae.reconstruct(digits[:4]))

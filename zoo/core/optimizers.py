@@ -30,6 +30,11 @@ class OptimizerGroup(keras.optimizers.Optimizer):
         return self._members[key]
 
     @property
+    def members(self):
+        """{key: optimizer}"""
+        return dict(self._members)
+
+    @property
     def optimizers(self):
         return list(self._members.values())
 
