@@ -157,7 +157,3 @@ def to_uint8(images):
     images = keras.ops.convert_to_numpy(images).astype(np.float32)
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
-
-def from_uint8(images):
-    """uint8 images in [0, 255] -> float32 in [-1, 1]."""
-    return np.asarray(images, np.float32) / 127.5 - 1.0
