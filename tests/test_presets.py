@@ -147,3 +147,11 @@ def test_every_shipped_preset_gives_equal_outputs_on_every_backend(backend, tmp_
     for b in BACKENDS:
         for name, value in outputs[b].items():
             np.testing.assert_allclose(value, outputs[backend][name], atol=1e-4, err_msg=f"{name}: {backend} vs {b}")
+
+
+def test_the_readme_lists_every_shipped_preset():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    for name in zoo.list_models():
+        assert f"| `{name}` |" in readme, name
