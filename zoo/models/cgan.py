@@ -10,35 +10,25 @@ Preset `cgan_mnist`: 28x28 MNIST digits from 100-d noise and a class label 0-9.
 `model.fit(images, labels)`; `model.generate(num, labels=[...], seed=...)`.
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import layers, ops
 
 from zoo.core import batched, to_uint8
-from zoo.models.gan import AdversarialModel
+from zoo.models.gan import AdversarialModel, discriminator_mlp, generator_mlp
 
 
 # -- blocks --------------------------------------------------------------------------
 def build_generator(latent_dim, num_classes, units, image_shape, embed_dim=50):
     z, label = keras.Input((latent_dim,), name="z"), keras.Input((), dtype="int32", name="label")
     x = layers.Concatenate()([z, layers.Embedding(num_classes, embed_dim)(label)])
-    for i, n in enumerate(units):
-        x = layers.Dense(n)(x)
-        if i > 0:
-            x = layers.BatchNormalization(momentum=0.9)(x)
-        x = layers.LeakyReLU(0.2)(x)
-    x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
-    return keras.Model([z, label], layers.Reshape(image_shape)(x), name="generator")
+    return keras.Model([z, label], generator_mlp(x, units, image_shape), name="generator")
 
 
 def build_discriminator(image_shape, num_classes, units, embed_dim=50):
     image, label = keras.Input(image_shape, name="image"), keras.Input((), dtype="int32", name="label")
     x = layers.Concatenate()([layers.Flatten()(image), layers.Embedding(num_classes, embed_dim)(label)])
-    for n in units:
-        x = layers.LeakyReLU(0.2)(layers.Dense(n)(x))
-    return keras.Model([image, label], layers.Dense(1)(x), name="discriminator")
+    return keras.Model([image, label], discriminator_mlp(x, units), name="discriminator")
 
 
 # -- the model -----------------------------------------------------------------------

@@ -19,24 +19,32 @@ from zoo.core import LatentImageModel
 
 
 # -- blocks --------------------------------------------------------------------------
-def build_generator(latent_dim, units, image_shape):
-    z = keras.Input((latent_dim,), name="z")
-    x = z
+def generator_mlp(x, units, image_shape):
+    """Dense layers (BatchNorm after all but the first, LeakyReLU) -> tanh image."""
     for i, n in enumerate(units):
         x = layers.Dense(n)(x)
         if i > 0:
             x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
-    return keras.Model(z, layers.Reshape(image_shape)(x), name="generator")
+    return layers.Reshape(image_shape)(x)
+
+
+def discriminator_mlp(x, units):
+    """Dense layers with LeakyReLU -> one logit."""
+    for n in units:
+        x = layers.LeakyReLU(0.2)(layers.Dense(n)(x))
+    return layers.Dense(1)(x)
+
+
+def build_generator(latent_dim, units, image_shape):
+    z = keras.Input((latent_dim,), name="z")
+    return keras.Model(z, generator_mlp(z, units, image_shape), name="generator")
 
 
 def build_discriminator(image_shape, units):
     image = keras.Input(image_shape, name="image")
-    x = layers.Flatten()(image)
-    for n in units:
-        x = layers.LeakyReLU(0.2)(layers.Dense(n)(x))
-    return keras.Model(image, layers.Dense(1)(x), name="discriminator")
+    return keras.Model(image, discriminator_mlp(layers.Flatten()(image), units), name="discriminator")
 
 
 # -- the model -----------------------------------------------------------------------
