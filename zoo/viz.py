@@ -82,7 +82,9 @@ def save_latent_scatter(points, labels, path, class_names=None, title=None):
     """2-d latent codes coloured by label (e.g. the test set's posterior means)."""
     points, labels = np.asarray(points), np.asarray(labels)
     fig, ax = _pyplot().subplots(figsize=(6, 5), dpi=100)
-    sc = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=2, alpha=0.7)
+    classes = int(labels.max()) + 1
+    sc = ax.scatter(points[:, 0], points[:, 1], c=labels, s=2, alpha=0.7,
+                    cmap=_pyplot().get_cmap("tab10", classes), vmin=-0.5, vmax=classes - 0.5)
     cbar = fig.colorbar(sc, ax=ax, ticks=np.unique(labels))
     if class_names is not None:
         cbar.ax.set_yticklabels([class_names[int(i)] for i in np.unique(labels)])
