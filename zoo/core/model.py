@@ -72,7 +72,7 @@ class ZooModel(keras.Model):
     def get_compile_config(self):
         if isinstance(getattr(self, "optimizer", None), OptimizerGroup):
             return {f"{key}_optimizer": keras.saving.serialize_keras_object(opt)
-                    for key, opt in self.optimizer.members.items()}
+                    for key, opt in self.optimizer.members().items()}
         return super().get_compile_config()
 
     def compile_from_config(self, config):

@@ -29,9 +29,10 @@ class OptimizerGroup(keras.optimizers.Optimizer):
     def __getitem__(self, key):
         return self._members[key]
 
-    @property
     def members(self):
-        """{key: optimizer}"""
+        """{key: optimizer}. (A method, not a property: Keras' saving walks the
+        properties of a saveable, and checkpoints must name each optimizer once,
+        under `optimizers`.)"""
         return dict(self._members)
 
     @property
