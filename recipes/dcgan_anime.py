@@ -14,14 +14,16 @@ from zoo import training
 
 
 def main(argv=None):
-    p = training.parser("dcgan_anime", __doc__, epochs=40, batch_size=64, data="anime_faces")
+    p = training.parser("dcgan_anime", __doc__, epochs=25, batch_size=64, data="anime_faces")
     p.add_argument("--width", type=int, default=32, help="channels of the widest-resolution layer")
+    p.add_argument("--label-smoothing", type=float, default=0.1, help="D aims at 1 - s on real images")
     args = p.parse_args(argv)
     from zoo import data
     from zoo.models.dcgan import DCGAN
 
     x = data.load_images(args.data, size=(64, 64), channels=3, limit=args.limit)
-    model = training.init_model(args, lambda: DCGAN(width=args.width, seed=args.seed))
+    model = training.init_model(args, lambda: DCGAN(width=args.width, seed=args.seed,
+                                                         label_smoothing=args.label_smoothing))
     model.compile()
     z = model.sample_noise(64, seed=0)
     history = training.fit(model, x, args, grid=lambda: model.decode(z))

@@ -55,8 +55,9 @@ class AdversarialModel(LatentImageModel):
     family = "gan"
     trackers = ("d_loss", "g_loss", "d_real", "d_fake")
 
-    def setup(self, image_shape, latent_dim, seed, generator, discriminator):
+    def setup(self, image_shape, latent_dim, seed, generator, discriminator, label_smoothing=0.0):
         self.image_shape, self.latent_dim, self.seed = tuple(image_shape), latent_dim, seed
+        self.label_smoothing = float(label_smoothing)
         self.generator, self.discriminator = generator, discriminator
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.add_trackers(*self.trackers)
@@ -64,7 +65,7 @@ class AdversarialModel(LatentImageModel):
 
     def get_config(self):
         return {**super().get_config(), "image_shape": self.image_shape,
-                "latent_dim": self.latent_dim, "seed": self.seed}
+                "latent_dim": self.latent_dim, "seed": self.seed, "label_smoothing": self.label_smoothing}
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
@@ -98,7 +99,10 @@ class AdversarialModel(LatentImageModel):
 
         def d_loss_fn():
             real_logits, fake_logits = D(real), D(fake)
-            loss = ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+            # binary cross-entropy; one-sided label smoothing aims D at 1 - s on real images
+            s = self.label_smoothing
+            real_loss = (1.0 - s) * ops.softplus(-real_logits) + s * ops.softplus(real_logits)
+            loss = ops.mean(real_loss) + ops.mean(ops.softplus(fake_logits))
             return loss / 2, (real_logits, fake_logits)
 
         (d_loss, (real_logits, fake_logits)), d_grads = self.value_and_grad(d_loss_fn, d_vars, has_aux=True)
@@ -115,13 +119,13 @@ class AdversarialModel(LatentImageModel):
 @keras.saving.register_keras_serializable(package="zoo")
 class GAN(AdversarialModel):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, g_units=(256, 512, 1024),
-                 d_units=(512, 256), seed=None, **kwargs):
+                 d_units=(512, 256), seed=None, label_smoothing=0.0, **kwargs):
         kwargs.setdefault("name", "gan")
         super().__init__(**kwargs)
         self.g_units, self.d_units = tuple(g_units), tuple(d_units)
         self.setup(image_shape, latent_dim, seed,
                    build_generator(latent_dim, self.g_units, tuple(image_shape)),
-                   build_discriminator(tuple(image_shape), self.d_units))
+                   build_discriminator(tuple(image_shape), self.d_units), label_smoothing)
 
     def get_config(self):
         return {**super().get_config(), "g_units": self.g_units, "d_units": self.d_units}
