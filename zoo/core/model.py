@@ -27,12 +27,20 @@ class ZooModel(keras.Model):
                 setattr(cls, name, adapted)
 
     def fit(self, *args, **kwargs):
-        with backend.state_kept_on_error(self):
-            return super().fit(*args, **kwargs)
+        try:
+            with backend.state_kept_on_error(self):
+                return super().fit(*args, **kwargs)
+        except BaseException:
+            self.train_function = None  # a step that failed to trace is traced afresh next time
+            raise
 
     def evaluate(self, *args, **kwargs):
-        with backend.state_kept_on_error(self):
-            return super().evaluate(*args, **kwargs)
+        try:
+            with backend.state_kept_on_error(self):
+                return super().evaluate(*args, **kwargs)
+        except BaseException:
+            self.test_function = None
+            raise
 
     # -- gradients --------------------------------------------------------------
     def value_and_grad(self, fn, variables, has_aux=False):
