@@ -98,7 +98,10 @@ def _callbacks(model, workdir, grid, every):
             path.write_text(json.dumps({"seconds": total + time.time() - self.start}))
 
     return [StopOnNaN(), WallClock(),
-            keras.callbacks.BackupAndRestore(str(workdir / "backup"), delete_checkpoint=False),
+            # double_checkpoint: a kill while the checkpoint is written leaves the previous
+            # one, which the next run falls back to
+            keras.callbacks.BackupAndRestore(str(workdir / "backup"), delete_checkpoint=False,
+                                             double_checkpoint=True),
             keras.callbacks.CSVLogger(str(workdir / "log.csv"), append=True),
             SampleGrid()]
 
