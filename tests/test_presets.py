@@ -131,8 +131,11 @@ import sys, numpy as np, keras, zoo
 out = {}
 for name in zoo.list_models():
     m = zoo.load(name)
-    z = m.sample_noise(4, seed=0)
-    y = m([z, np.arange(4)]) if hasattr(m, "num_classes") else m.decode_batch(z)
+    if m.family == "text":  # logits for a fixed sequence of token ids
+        y = m(np.arange(2 * m.block_size).reshape(2, -1) % m.vocab_size)
+    else:
+        z = m.sample_noise(4, seed=0)
+        y = m([z, np.arange(4)]) if hasattr(m, "num_classes") else m.decode_batch(z)
     out[name] = keras.ops.convert_to_numpy(y)
 np.savez(sys.argv[1], **out)
 """

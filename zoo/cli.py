@@ -3,6 +3,7 @@
     zoo list
     zoo info gan_mnist
     zoo sample gan_mnist --num 64 --seed 0 --out grid.png --backend torch
+    zoo sample gpt_tang --prompt 落霞与孤鹜齐飞 --max-new-tokens 64
     zoo train gan_mnist --epochs 5 --limit 5000          # flags of recipes/gan_mnist.py
 
 Keras is imported only after `--backend` has set KERAS_BACKEND. Bad input ends
@@ -19,6 +20,8 @@ import sys
 from zoo.errors import ZooError
 
 BACKENDS = ("tensorflow", "jax", "torch")
+TEXT_DEFAULTS = {"prompt": "\n", "max_new_tokens": 200, "temperature": 0.8, "top_k": None, "top_p": None,
+                 "num_texts": 1}
 
 def _recipes_dir():
     """recipes/ of a source checkout, or the copy installed as the package zoo.recipes."""
@@ -60,9 +63,25 @@ def cmd_sample(args):
     from zoo import registry, viz
 
     model = registry.load(args.name)
+    if getattr(model, "family", None) == "text":
+        texts = model.generate(args.prompt, args.max_new_tokens, temperature=args.temperature,
+                               top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                               num_samples=args.num_texts)
+        out = "\n\n".join(texts) + "\n"
+        if args.out:
+            pathlib.Path(args.out).write_text(out, encoding="utf-8")
+            print(f"wrote {args.out} ({len(texts)} texts from {args.name}, {backend} backend)")
+        else:
+            sys.stdout.write(out)
+        return
+    text_flags = [f for f in ("prompt", "max_new_tokens", "temperature", "top_k", "top_p", "num_texts")
+                  if getattr(args, f) != TEXT_DEFAULTS[f]]
+    if text_flags:
+        raise ZooError(f"--{text_flags[0].replace('_', '-')} applies to text models; {args.name} draws images")
     images = model.generate(args.num, seed=args.seed)
     # a conditional model cycles through its classes: one class per column
-    path = viz.save_grid(images, args.out, nrow=args.nrow or getattr(model, "num_classes", None))
+    path = viz.save_grid(images, args.out or "samples.png",
+                         nrow=args.nrow or getattr(model, "num_classes", None))
     print(f"wrote {path} ({len(images)} samples of {args.name}, {backend} backend)")
 
 
@@ -105,7 +124,14 @@ def build_parser():
     s.add_argument("--num", type=int, default=64)
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--nrow", type=int, default=None, help="images per row")
-    s.add_argument("--out", default="samples.png")
+    s.add_argument("--out", default=None, help="output file (images: default samples.png; "
+                   "text: printed unless given)")
+    s.add_argument("--prompt", default=TEXT_DEFAULTS["prompt"], help="text models: the text to continue")
+    s.add_argument("--max-new-tokens", type=int, default=TEXT_DEFAULTS["max_new_tokens"])
+    s.add_argument("--temperature", type=float, default=TEXT_DEFAULTS["temperature"])
+    s.add_argument("--top-k", type=int, default=TEXT_DEFAULTS["top_k"])
+    s.add_argument("--top-p", type=float, default=TEXT_DEFAULTS["top_p"])
+    s.add_argument("--num-texts", type=int, default=TEXT_DEFAULTS["num_texts"], help="text models: how many")
     s = sub.add_parser("train", parents=[backend], help="run a recipe (other flags go to it)")
     s.add_argument("name")
     return p

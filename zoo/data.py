@@ -6,6 +6,7 @@
 * `load_image_folder(path, size)`: every readable image under a folder, resized.
 * `load_tfds(name)`: a tensorflow-datasets dataset (online users).
 * `load_images(name_or_path, ...)`: any of these by name or path, as uint8 (N, H, W, C).
+* `load_text(name_or_path)`: a UTF-8 text file (tinyshakespeare, tang_poems, or yours).
 
 Dataset names are looked up as files in `$ZOO_DATA_DIR`, `./data`, `../shared/data`.
 """
@@ -21,7 +22,8 @@ import numpy as np
 from zoo.errors import DataError
 
 FILES = {"mnist": "mnist.npz", "fashion_mnist": "fashion_mnist.npz",
-         "anime_faces": "anime_faces_64.npz"}
+         "anime_faces": "anime_faces_64.npz", "tinyshakespeare": "tinyshakespeare.txt",
+         "tang_poems": "tang_poems.txt"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -158,3 +160,19 @@ def load_images(name_or_path, split="train", size=None, channels=None, limit=Non
         raise DataError(f"{name_or_path}: expected uint8 images (N, H, W[, C]); got "
                         f"{images.dtype} {images.shape}")
     return images[:limit] if limit else images
+
+
+def load_text(name_or_path, limit=None):
+    """A UTF-8 text file, by name (tinyshakespeare, tang_poems) or path, as one string
+    (its first `limit` characters if given)."""
+    path = find(name_or_path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; text datasets are one UTF-8 file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not UTF-8 text: {e}") from None
+    text = text[:limit] if limit else text
+    if not text:
+        raise DataError(f"{path} is empty")
+    return text

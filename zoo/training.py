@@ -65,7 +65,7 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}, {platform.system()} {platform.python_version()}"
 
 
-def _callbacks(model, workdir, grid, every):
+def _callbacks(model, workdir, grid, every, text=None):
     import keras
     import numpy as np
 
@@ -75,6 +75,10 @@ def _callbacks(model, workdir, grid, every):
         def on_epoch_end(self, epoch, logs=None):
             if grid is not None and ((epoch + 1) % every == 0):
                 viz.save_grid(grid(), workdir / "grids" / f"epoch_{epoch + 1:04d}.png")
+            if text is not None and ((epoch + 1) % every == 0):
+                path = workdir / "samples" / f"epoch_{epoch + 1:04d}.txt"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text(), encoding="utf-8")
 
     class StopOnNaN(keras.callbacks.Callback):
         """Stops at the first non-finite loss, before the epoch's checkpoint is written,
@@ -106,18 +110,25 @@ def _callbacks(model, workdir, grid, every):
             SampleGrid()]
 
 
-def fit(model, x, args, grid=None, grid_every=1, **fit_kwargs):
+def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
     """`model.fit` with the recipe callbacks; returns the loss history of all epochs
-    of this workdir (earlier, resumed runs included) as {name: [per epoch]}."""
+    of this workdir (earlier, resumed runs included) as {name: [per epoch]}.
+
+    `x`: arrays (batched here by --batch-size, shuffled) or a `keras.utils.PyDataset`
+    (which batches itself). `grid()` -> images and `text()` -> str are saved every
+    `grid_every` epochs under WORKDIR/grids and WORKDIR/samples."""
     import shutil
 
     workdir = pathlib.Path(args.workdir)
     if args.fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    model.fit(x, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
-              verbose=args.verbose, callbacks=_callbacks(model, workdir, grid, grid_every),
-              **fit_kwargs)
+    import keras
+
+    if not isinstance(x, keras.utils.PyDataset):
+        fit_kwargs = {"batch_size": args.batch_size, "shuffle": True, **fit_kwargs}
+    model.fit(x, epochs=args.epochs, verbose=args.verbose,
+              callbacks=_callbacks(model, workdir, grid, grid_every, text), **fit_kwargs)
     return read_log(workdir / "log.csv")
 
 
@@ -165,8 +176,11 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
         steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations.value)),
         wall_time_s=round(json.loads(wall.read_text())["seconds"], 1) if wall.exists() else None,
         machine=machine(), final_epoch_metrics=final, **card)
-    for filename, images in pictures.items():
-        viz.save_grid(images, preset / filename)
+    for filename, content in pictures.items():
+        if isinstance(content, str):
+            (preset / filename).write_text(content, encoding="utf-8")
+        else:
+            viz.save_grid(content, preset / filename)
     viz.save_loss_curves(history, preset / "loss.png", title=name)
     print(f"wrote preset {preset}")
     return preset

@@ -165,3 +165,26 @@ def stateless_step(step, training):
         return logs, new_state
 
     return jax_step
+
+
+def compile_inference(fn, variables):
+    """`fn(*arrays)`, which reads `variables`, compiled for repeated inference calls:
+    `jax.jit` over a stateless call (the variables' current values go in as arguments,
+    so a later `fit` is seen), `tf.function`, or torch under `no_grad`. Loops written
+    with `keras.ops.fori_loop` inside `fn` become one compiled loop on JAX and TF."""
+    variables = list(variables)
+    if BACKEND == "jax":
+        def pure(values, *args):
+            with keras.StatelessScope(list(zip(variables, values))):
+                return fn(*args)
+
+        jitted = jax.jit(pure)
+        return lambda *args: jitted([v.value for v in variables], *args)
+    if BACKEND == "tensorflow":
+        return tf.function(fn)  # traced once per input shape
+
+    def run(*args):
+        with torch.no_grad():
+            return fn(*[keras.ops.convert_to_tensor(a) for a in args])
+
+    return run

@@ -3,7 +3,8 @@
 from zoo.models.cgan import CGAN
 from zoo.models.dcgan import DCGAN
 from zoo.models.gan import GAN
+from zoo.models.gpt import GPT
 from zoo.models.vae import VAE
 from zoo.models.wgan import WGANGP
 
-__all__ = ["CGAN", "DCGAN", "GAN", "VAE", "WGANGP"]
+__all__ = ["CGAN", "DCGAN", "GAN", "GPT", "VAE", "WGANGP"]

@@ -1,0 +1,302 @@
+"""GPT: a small character-level decoder-only Transformer (Radford et al. 2018; the
+layout of karpathy's nanoGPT).
+
+Presets: `gpt_shakespeare` (tiny shakespeare) and `gpt_tang` (Tang poems, one per line).
+
+* Tokenizer: one token per character; the vocabulary is part of the model's config, so
+  it travels inside the preset's config.json (JSON, nothing pickled).
+* Model: token + learned position embeddings, `num_layers` pre-LayerNorm Transformer
+  blocks (zoo.layers), a final LayerNorm, and logits from the token embedding matrix
+  itself (weight tying).
+* Training: next-token cross-entropy in nats per character; the progress bar shows the
+  loss and the perplexity exp(loss). `fit` takes `(x, y)` batches of token ids,
+  `y` being `x` shifted by one (`windows()` and `RandomWindows` make them).
+* Sampling: `generate(prompt, max_new_tokens, temperature, top_k, top_p, seed)` runs one
+  compiled loop per call (jax.jit / tf.function / torch no_grad) that feeds each new
+  token through the blocks against a key/value cache; `use_cache=False` re-reads the
+  whole window each step instead (for tests and timing). Random draws are numpy
+  uniforms from `seed`, so the same seed gives the same text on the same backend.
+"""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from zoo.core import ZooModel, backend
+from zoo.errors import ZooError
+from zoo.layers import TransformerBlock, normal
+
+
+class UnknownCharacterError(ZooError, ValueError):
+    pass
+
+
+# -- tokenizer ---------------------------------------------------------------------------
+class CharTokenizer:
+    """Characters <-> token ids over a fixed vocabulary (a list of characters)."""
+
+    def __init__(self, vocabulary):
+        self.vocabulary = [str(c) for c in vocabulary]
+        if any(len(c) != 1 for c in self.vocabulary) or len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError("a character vocabulary holds distinct single characters")
+        self.index = {c: i for i, c in enumerate(self.vocabulary)}
+
+    @classmethod
+    def from_text(cls, text):
+        return cls(sorted(set(text)))
+
+    def __len__(self):
+        return len(self.vocabulary)
+
+    def unknown(self, text):
+        """The distinct characters of `text` outside the vocabulary, most frequent first."""
+        counts = {}
+        for c in text:
+            if c not in self.index:
+                counts[c] = counts.get(c, 0) + 1
+        return sorted(counts, key=lambda c: -counts[c])
+
+    def encode(self, text, unknown="error"):
+        """Token ids (int32 numpy). Characters outside the vocabulary raise
+        UnknownCharacterError (`unknown="error"`) or are left out (`unknown="drop"`)."""
+        missing = self.unknown(text)
+        if missing and unknown == "error":
+            shown = "".join(missing[:20])
+            raise UnknownCharacterError(
+                f"{len(missing)} character(s) not in the model's vocabulary of {len(self)}: "
+                f"{shown!r}{'...' if len(missing) > 20 else ''}")
+        return np.array([self.index[c] for c in text if c in self.index], np.int32)
+
+    def decode(self, ids):
+        return "".join(self.vocabulary[int(i)] for i in np.asarray(ids).reshape(-1))
+
+
+# -- data ----------------------------------------------------------------------------------
+def windows(ids, length):
+    """Non-overlapping (x, y) windows over a token sequence (for evaluation)."""
+    n = (len(ids) - 1) // length
+    x = np.asarray(ids[: n * length]).reshape(n, length)
+    y = np.asarray(ids[1: n * length + 1]).reshape(n, length)
+    return x, y
+
+
+class RandomWindows(keras.utils.PyDataset):
+    """`steps` batches a epoch of (x, y) windows at random offsets of a token sequence
+    (nanoGPT's sampling), drawn from numpy with (seed, epoch, step)."""
+
+    def __init__(self, ids, length, batch_size, steps, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if len(ids) <= length:
+            raise ValueError(f"the text has {len(ids)} tokens; training windows need more than {length}")
+        self.ids, self.length, self.batch_size = np.asarray(ids, np.int32), int(length), int(batch_size)
+        self.steps, self.seed, self.epoch = int(steps), int(seed), 0
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, step):
+        rng = np.random.default_rng((self.seed, self.epoch, step))
+        starts = rng.integers(0, len(self.ids) - self.length, self.batch_size)
+        rows = starts[:, None] + np.arange(self.length + 1)
+        chunk = self.ids[rows]
+        return chunk[:, :-1], chunk[:, 1:]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+# -- the model ---------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="zoo")
+class GPT(ZooModel):
+    family = "text"
+
+    def __init__(self, vocabulary, block_size=128, num_layers=4, num_heads=4, embed_dim=128,
+                 dropout=0.1, **kwargs):
+        kwargs.setdefault("name", "gpt")
+        super().__init__(**kwargs)
+        self.tokenizer = CharTokenizer(vocabulary)
+        self.block_size, self.num_layers, self.num_heads = int(block_size), int(num_layers), int(num_heads)
+        self.embed_dim, self.dropout = int(embed_dim), float(dropout)
+        self.token_embedding = layers.Embedding(len(self.tokenizer), embed_dim,
+                                                embeddings_initializer=normal(), name="token_embedding")
+        self.position_embedding = layers.Embedding(block_size, embed_dim,
+                                                   embeddings_initializer=normal(), name="position_embedding")
+        self.drop = layers.Dropout(dropout)
+        self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}")
+                       for i in range(num_layers)]
+        self.final_norm = layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+        self.token_embedding.build((None, None))
+        self.position_embedding.build((None,))
+        for layer in (*self.blocks, self.final_norm):
+            layer.build((None, None, embed_dim))
+        self.add_trackers("loss")
+        self._samplers = {}  # compiled sampling / scoring functions, by settings
+        self.build()
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.tokenizer.vocabulary,
+                "block_size": self.block_size, "num_layers": self.num_layers,
+                "num_heads": self.num_heads, "embed_dim": self.embed_dim, "dropout": self.dropout}
+
+    @property
+    def vocab_size(self):
+        return len(self.tokenizer)
+
+    def _logits(self, h):
+        # weight tying: the output layer is the token embedding, transposed
+        return ops.matmul(self.final_norm(h), ops.transpose(self.token_embedding.embeddings))
+
+    def call(self, ids, training=False):
+        """Token ids (batch, length <= block_size) -> logits (batch, length, vocab)."""
+        positions = ops.arange(ops.shape(ids)[1])
+        h = self.drop(self.token_embedding(ids) + self.position_embedding(positions), training=training)
+        for block in self.blocks:
+            h = block(h, training=training)
+        return self._logits(h)
+
+    def call_cached(self, ids, cache, index):
+        """The tokens `ids` at positions index, index+1, ... against the key/value cache
+        (one (keys, values) pair per block); returns (logits, new cache)."""
+        positions = index + ops.arange(ops.shape(ids)[1])
+        h = self.token_embedding(ids) + self.position_embedding(positions)
+        new_cache = []
+        for block, block_cache in zip(self.blocks, cache):
+            h, block_cache = block(h, cache=block_cache, index=index)
+            new_cache.append(block_cache)
+        return self._logits(h), tuple(new_cache)
+
+    def empty_cache(self, batch_size):
+        shape = (batch_size, self.block_size, self.num_heads, self.embed_dim // self.num_heads)
+        return tuple((ops.zeros(shape), ops.zeros(shape)) for _ in self.blocks)
+
+    # -- training ----------------------------------------------------------------------------
+    def check_tokens(self, x):
+        if len(x.shape) != 2 or (x.shape[1] is not None and x.shape[1] > self.block_size):
+            raise ValueError(f"{self.name} takes token ids of shape (batch, length <= "
+                             f"{self.block_size}); got {tuple(x.shape)}")
+
+    def next_token_loss(self, data, training):
+        x, y = data
+        self.check_tokens(x)
+        logits = self(x, training=training)
+        loss = ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        return loss
+
+    def logs(self, loss):
+        logs = self.update_trackers(loss=loss)
+        return {**logs, "perplexity": ops.exp(logs["loss"])}
+
+    def train_step(self, data):
+        variables = self.trainable_variables
+        loss, grads = self.value_and_grad(lambda: self.next_token_loss(data, training=True), variables)
+        self.optimizer.apply(grads, variables)
+        return self.logs(loss)
+
+    def test_step(self, data):
+        return self.logs(self.next_token_loss(data, training=False))
+
+    def compile(self, optimizer=None, **kwargs):
+        """Defaults to nanoGPT's AdamW (lr 1e-3, betas 0.9/0.99, weight decay 0.1, clipnorm 1)."""
+        if optimizer is None:
+            optimizer = keras.optimizers.AdamW(1e-3, beta_1=0.9, beta_2=0.99, weight_decay=0.1,
+                                               clipnorm=1.0)
+            optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "embeddings"])
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def score(self, ids, batch_size=64):
+        """Mean next-token cross-entropy (nats per character) over a token sequence, in
+        non-overlapping windows of block_size: the validation loss in the cards."""
+        if "score" not in self._samplers:
+            def summed(x, y):
+                return ops.sum(keras.losses.sparse_categorical_crossentropy(y, self(x), from_logits=True))
+
+            self._samplers["score"] = backend.compile_inference(summed, self.variables)
+        x, y = windows(ids, self.block_size)
+        total = sum(float(ops.convert_to_numpy(self._samplers["score"](x[i:i + batch_size], y[i:i + batch_size])))
+                    for i in range(0, len(x), batch_size))
+        return total / y.size
+
+    # -- sampling --------------------------------------------------------------------------------
+    @staticmethod
+    def pick(logits, u, temperature, top_k, top_p):
+        """One token per row from logits (batch, vocab): temperature, then top-k, then
+        top-p (nucleus) filtering, then the inverse CDF at the uniform draws u (batch,)."""
+        if temperature == 0:
+            return ops.cast(ops.argmax(logits, axis=-1), "int32")
+        logits = logits / temperature
+        if top_k:
+            kth = ops.top_k(logits, int(top_k))[0][:, -1:]
+            logits = ops.where(logits < kth, -np.inf, logits)
+        probs = ops.softmax(logits, axis=-1)
+        if top_p is not None and top_p < 1.0:
+            ranked = ops.top_k(probs, probs.shape[-1])[0]  # descending
+            before = ops.cumsum(ranked, axis=-1) - ranked  # mass of the more likely tokens
+            smallest_kept = ops.min(ops.where(before < top_p, ranked, np.inf), axis=-1, keepdims=True)
+            probs = ops.where(probs >= smallest_kept, probs, 0.0)
+        cdf = ops.cumsum(probs, axis=-1)
+        below = ops.cast(cdf < u[:, None] * cdf[:, -1:], "int32")
+        return ops.minimum(ops.sum(below, axis=-1), probs.shape[-1] - 1)
+
+    def _sampler(self, temperature, top_k, top_p, use_cache):
+        key = (temperature, top_k, top_p, use_cache)
+        if key in self._samplers:
+            return self._samplers[key]
+
+        def cached(ids, uniforms):
+            batch, start, steps = ids.shape[0], ids.shape[1], uniforms.shape[0]
+            logits, cache = self.call_cached(ids, self.empty_cache(batch), 0)
+            out = ops.zeros((batch, steps), "int32")
+
+            def body(i, state):
+                logits, cache, out = state
+                token = self.pick(logits, uniforms[i], temperature, top_k, top_p)
+                out = ops.slice_update(out, (0, i), token[:, None])
+                logits, cache = self.call_cached(token[:, None], cache, start + i)
+                return logits[:, -1], cache, out
+
+            return ops.fori_loop(0, steps, body, (logits[:, -1], cache, out))[2]
+
+        def uncached(ids, uniforms):
+            batch, start, steps = ids.shape[0], ids.shape[1], uniforms.shape[0]
+            window = ops.concatenate([ids, ops.zeros((batch, steps), "int32")], axis=1)
+
+            def body(i, window):
+                logits = ops.take(self(window), start + i - 1, axis=1)  # the causal mask hides the rest
+                token = self.pick(logits, uniforms[i], temperature, top_k, top_p)
+                return ops.slice_update(window, (0, start + i), token[:, None])
+
+            return ops.fori_loop(0, steps, body, window)[:, start:]
+
+        fn = backend.compile_inference(cached if use_cache else uncached, self.variables)
+        self._samplers[key] = fn
+        return fn
+
+    def generate(self, prompt="\n", max_new_tokens=200, temperature=1.0, top_k=None, top_p=None,
+                 seed=None, num_samples=None, use_cache=True, stop=None):
+        """Continues `prompt`; returns prompt + new text (a list of `num_samples` texts
+        when that is given). `stop`: cut each text after the first such character of
+        the new text. Beyond block_size characters, the context restarts from the last
+        block_size/2 characters (the sampler's window moves by halves)."""
+        if not prompt:
+            raise ValueError("give a prompt of at least one character (e.g. a newline)")
+        if temperature < 0 or (top_k is not None and top_k < 1) or (top_p is not None and not 0 < top_p <= 1):
+            raise ValueError("temperature >= 0, top_k >= 1 and 0 < top_p <= 1 are required")
+        count = 1 if num_samples is None else int(num_samples)
+        ids = np.repeat(self.tokenizer.encode(prompt)[None], count, axis=0)
+        uniforms = np.random.default_rng(seed).random((int(max_new_tokens), count)).astype("float32")
+        sampler = self._sampler(float(temperature), top_k and int(top_k), top_p and float(top_p), use_cache)
+        context, new, done = ids[:, -self.block_size + 1:] if ids.shape[1] >= self.block_size else ids, [], 0
+        while done < len(uniforms):
+            steps = min(len(uniforms) - done, self.block_size - context.shape[1])
+            tokens = np.asarray(ops.convert_to_numpy(sampler(context, uniforms[done:done + steps])), np.int32)
+            new.append(tokens)
+            done += steps
+            context = np.concatenate([context, tokens], axis=1)[:, -(self.block_size // 2):]
+        new = np.concatenate(new, axis=1) if new else np.zeros((count, 0), np.int32)
+        texts = []
+        for row in new:
+            text = self.tokenizer.decode(row)
+            if stop and stop in text:
+                text = text[: text.index(stop) + 1]
+            texts.append(prompt + text)
+        return texts if num_samples is not None else texts[0]
