@@ -22,7 +22,7 @@ from zoo import training
 VARIANTS = {
     "gpt_shakespeare": dict(data="tinyshakespeare", block_size=128, num_layers=4, num_heads=4,
                             embed_dim=128, prompt="ROMEO:", stop=None, sample_tokens=400),
-    "gpt_tang": dict(data="tang_poems", block_size=64, num_layers=4, num_heads=4,
+    "gpt_tang": dict(data="tang_poems", block_size=80, num_layers=4, num_heads=4,
                      embed_dim=128, prompt="\n", stop="\n", sample_tokens=70),
 }
 POEM = re.compile(r"(?:[^，。\n]{5}，[^，。\n]{5}。){2}(?:(?:[^，。\n]{5}，[^，。\n]{5}。){2})?"
