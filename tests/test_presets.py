@@ -158,3 +158,12 @@ def test_the_readme_lists_every_shipped_preset():
     readme = (ROOT / "README.md").read_text()
     for name in zoo.list_models():
         assert f"| `{name}` |" in readme, name
+
+
+def test_every_card_names_the_recipe_file_that_made_it():
+    from conftest import ROOT
+
+    for name in zoo.list_models():
+        words = zoo.info(name)["recipe"].split()
+        assert words[1] == "python" and (ROOT / words[2]).is_file(), (name, words[:3])
+        assert f"--out zoo/presets/{name}" in " ".join(words), name

@@ -168,9 +168,11 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
     wall = workdir / "wall.json"
     final = {k: round(v[-1], 4) for k, v in history.items()}
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    # the recipe file that ran (one file can make several presets: recipes/vae.py, recipes/gpt.py)
+    script = pathlib.Path(sys.argv[0]).name if sys.argv[0].endswith(".py") else f"{name}.py"
     preset = save_preset(
         model, out, name=name, description=description, dataset=dataset,
-        recipe=f"KERAS_BACKEND={keras.backend.backend()} python recipes/{name}.py {argv}".strip(),
+        recipe=f"KERAS_BACKEND={keras.backend.backend()} python recipes/{script} {argv}".strip(),
         init=args.init, backend=keras.backend.backend(),
         epochs=len(next(iter(history.values()), [])), batch_size=args.batch_size,
         steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations.value)),
