@@ -35,13 +35,13 @@ def build_discriminator(image_shape, num_classes, units, embed_dim=50):
 @keras.saving.register_keras_serializable(package="zoo")
 class CGAN(AdversarialModel):
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, latent_dim=100,
-                 g_units=(256, 512, 1024), d_units=(512, 256), seed=None, **kwargs):
+                 g_units=(256, 512, 1024), d_units=(512, 256), seed=None, label_smoothing=0.0, **kwargs):
         kwargs.setdefault("name", "cgan")
         super().__init__(**kwargs)
         self.num_classes, self.g_units, self.d_units = num_classes, tuple(g_units), tuple(d_units)
         self.setup(image_shape, latent_dim, seed,
                    build_generator(latent_dim, num_classes, self.g_units, tuple(image_shape)),
-                   build_discriminator(tuple(image_shape), num_classes, self.d_units))
+                   build_discriminator(tuple(image_shape), num_classes, self.d_units), label_smoothing)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,

@@ -1,6 +1,6 @@
 """WGAN-GP: the Wasserstein GAN with gradient penalty of Gulrajani et al. (2017).
 
-Preset (to come) `wgan_gp_anime`: 64x64 anime faces, the DCGAN generator against a critic.
+Preset `wgan_gp_anime`: 64x64 anime faces, the DCGAN generator against a critic.
 
 * Critic: the DCGAN discriminator without BatchNorm (the penalty is per example, which
   batch statistics would break); it outputs an unbounded score, not a probability.
@@ -33,8 +33,10 @@ class WGANGP(AdversarialModel):
                    build_discriminator(tuple(image_shape), width, batch_norm=False, name="critic"))
 
     def get_config(self):
-        return {**super().get_config(), "width": self.width, "n_critic": self.n_critic,
-                "gp_weight": self.gp_weight}
+        config = {**super().get_config(), "width": self.width, "n_critic": self.n_critic,
+                  "gp_weight": self.gp_weight}
+        config.pop("label_smoothing")  # the critic's loss has no labels to smooth
+        return config
 
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
         adam = lambda: keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)  # noqa: E731
