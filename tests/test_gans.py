@@ -16,6 +16,7 @@ from conftest import ROOT, numpy, run
 
 from zoo.models.cgan import CGAN
 from zoo.models.dcgan import DCGAN
+from zoo.models.wgan import WGANGP
 
 
 def tiny_cgan():
@@ -110,8 +111,6 @@ def test_a_recipe_killed_mid_training_resumes_from_its_checkpoint(tmp_path, back
 
 
 def test_wgan_gp_makes_n_critic_updates_per_generator_update():
-    from zoo.models.wgan import WGANGP
-
     x = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 3)).astype("uint8")
     model = WGANGP(image_shape=(16, 16, 3), width=4, n_critic=3, seed=0)
     model.compile()
@@ -125,7 +124,7 @@ def test_wgan_gp_makes_n_critic_updates_per_generator_update():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: __import__("zoo.models.wgan", fromlist=["WGANGP"]).WGANGP(image_shape=(16, 16, 3), width=4, seed=0),
+    lambda: WGANGP(image_shape=(16, 16, 3), width=4, seed=0),
     lambda: DCGAN(image_shape=(16, 16, 3), width=4, seed=0, label_smoothing=0.1),
     tiny_cgan,
 ], ids=["wgan_gp", "dcgan", "cgan"])

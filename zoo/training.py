@@ -119,12 +119,12 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
     `grid_every` epochs under WORKDIR/grids and WORKDIR/samples."""
     import shutil
 
+    import keras
+
     workdir = pathlib.Path(args.workdir)
     if args.fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    import keras
-
     if not isinstance(x, keras.utils.PyDataset):
         fit_kwargs = {"batch_size": args.batch_size, "shuffle": True, **fit_kwargs}
     model.fit(x, epochs=args.epochs, verbose=args.verbose,

@@ -130,7 +130,7 @@ class GPT(ZooModel):
         for layer in (*self.blocks, self.final_norm):
             layer.build((None, None, embed_dim))
         self.add_trackers("loss")
-        self._samplers = {}  # compiled sampling / scoring functions, by settings
+        self._compiled = {}  # compiled sampling loops (by settings) and scoring
         self.build()
 
     def get_config(self):
@@ -179,8 +179,7 @@ class GPT(ZooModel):
         x, y = data
         self.check_tokens(x)
         logits = self(x, training=training)
-        loss = ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
-        return loss
+        return ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
 
     def logs(self, loss):
         logs = self.update_trackers(loss=loss)
@@ -206,14 +205,12 @@ class GPT(ZooModel):
     def score(self, ids, batch_size=64):
         """Mean next-token cross-entropy (nats per character) over a token sequence, in
         non-overlapping windows of block_size: the validation loss in the cards."""
-        if "score" not in self._samplers:
-            def summed(x, y):
-                return ops.sum(keras.losses.sparse_categorical_crossentropy(y, self(x), from_logits=True))
-
-            self._samplers["score"] = backend.compile_inference(summed, self.variables)
+        if "score" not in self._compiled:
+            self._compiled["score"] = backend.compile_inference(
+                lambda x, y: self.next_token_loss((x, y), training=False), self.variables)
         x, y = windows(ids, self.block_size)
-        total = sum(float(ops.convert_to_numpy(self._samplers["score"](x[i:i + batch_size], y[i:i + batch_size])))
-                    for i in range(0, len(x), batch_size))
+        total = sum(float(ops.convert_to_numpy(self._compiled["score"](x[i:i + batch_size], y[i:i + batch_size])))
+                    * y[i:i + batch_size].size for i in range(0, len(x), batch_size))
         return total / y.size
 
     # -- sampling --------------------------------------------------------------------------------
@@ -239,8 +236,8 @@ class GPT(ZooModel):
 
     def _sampler(self, temperature, top_k, top_p, use_cache):
         key = (temperature, top_k, top_p, use_cache)
-        if key in self._samplers:
-            return self._samplers[key]
+        if key in self._compiled:
+            return self._compiled[key]
 
         def cached(ids, uniforms):
             batch, start, steps = ids.shape[0], ids.shape[1], uniforms.shape[0]
@@ -267,9 +264,8 @@ class GPT(ZooModel):
 
             return ops.fori_loop(0, steps, body, window)[:, start:]
 
-        fn = backend.compile_inference(cached if use_cache else uncached, self.variables)
-        self._samplers[key] = fn
-        return fn
+        self._compiled[key] = backend.compile_inference(cached if use_cache else uncached, self.variables)
+        return self._compiled[key]
 
     def generate(self, prompt="\n", max_new_tokens=200, temperature=1.0, top_k=None, top_p=None,
                  seed=None, num_samples=None, use_cache=True, stop=None):
@@ -285,7 +281,7 @@ class GPT(ZooModel):
         ids = np.repeat(self.tokenizer.encode(prompt)[None], count, axis=0)
         uniforms = np.random.default_rng(seed).random((int(max_new_tokens), count)).astype("float32")
         sampler = self._sampler(float(temperature), top_k and int(top_k), top_p and float(top_p), use_cache)
-        context, new, done = ids[:, -self.block_size + 1:] if ids.shape[1] >= self.block_size else ids, [], 0
+        context, new, done = ids[:, -(self.block_size - 1):], [], 0  # room for one new token at least
         while done < len(uniforms):
             steps = min(len(uniforms) - done, self.block_size - context.shape[1])
             tokens = np.asarray(ops.convert_to_numpy(sampler(context, uniforms[done:done + steps])), np.int32)
