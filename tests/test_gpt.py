@@ -174,3 +174,16 @@ def test_sample_prints_text_and_refuses_image_flags_for_text(tmp_path, backend):
     proc = run(["-m", "zoo", "sample", "gan_mnist", "--prompt", "x", "--out", str(tmp_path / "x.png")],
                check=False)
     assert proc.returncode == 2 and "--prompt applies to text models" in proc.stderr
+
+
+def test_regular_form_accepts_the_four_forms_and_nothing_else():
+    from recipes.gpt import regular_form
+
+    poems = (FIXTURES / "tang_tiny.txt").read_text().splitlines()
+    assert sum(map(regular_form, poems)) == len(poems)  # the data is all regular verse
+    wujue = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+    assert regular_form(wujue) and regular_form(wujue * 2) and regular_form("\n" + wujue)
+    assert not regular_form(wujue * 3)  # 12 lines
+    assert not regular_form(wujue.replace("明月光", "明月"))  # a short line
+    assert not regular_form(wujue.replace("，疑", "。疑"))  # punctuation out of place
+    assert not regular_form(wujue[:12])  # one couplet only
