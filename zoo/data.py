@@ -162,6 +162,23 @@ def load_images(name_or_path, split="train", size=None, channels=None, limit=Non
     return images[:limit] if limit else images
 
 
+def labelled_splits(name_or_path, limit=None):
+    """(x_train, y_train, x_heldout, y_heldout, class_names) of a labelled dataset: a keras-layout
+    .npz (its test split held out; y int (N, 1)) or the anime faces (the last 10% held out;
+    y int (N, 2): hair and eye tags, -1 untagged). `limit` cuts the training split."""
+    path = find(name_or_path)
+    if path.is_file() and "jpeg" in _open_npz(path).files:
+        images, tags, names = load_anime_faces(path)
+        labels = np.stack([tags["hair"], tags["eye"]], axis=1).astype("int32")
+        cut = len(images) - len(images) // 10
+        class_names = {"hair": names.get("hair_names"), "eye": names.get("eye_names")}
+        x, y = images[:cut][:limit], labels[:cut][:limit]
+        return x, y, images[cut:], labels[cut:], class_names
+    split = load_npz(path)
+    x, y = split["x_train"][..., None][:limit], split["y_train"].astype("int32")[:limit, None]
+    return x, y, split["x_test"][..., None], split["y_test"].astype("int32")[:, None], None
+
+
 def load_text(name_or_path, limit=None):
     """A UTF-8 text file, by name (tinyshakespeare, tang_poems) or path, as one string
     (its first `limit` characters if given)."""

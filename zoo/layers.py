@@ -1,10 +1,13 @@
-"""Blocks shared by zoo's models: the Transformer's causal self-attention and block.
+"""Blocks shared by zoo's models: the Transformer's causal self-attention and block, and
+the UNet of the diffusion models.
 
 Each block runs in two modes: `layer(x)` over a whole sequence (training, scoring), and
 `layer(x, cache=..., index=...)` over the new tokens only, reading and writing a
 key/value cache of fixed length (sampling): static shapes, so the sampling loop
 compiles once per backend.
 """
+
+import math
 
 import keras
 from keras import layers, ops
@@ -91,3 +94,82 @@ class TransformerBlock(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio,
                 "dropout": self.dropout}
+
+
+# -- UNet (diffusion models) ---------------------------------------------------------
+@keras.saving.register_keras_serializable(package="zoo")
+class SinusoidalEmbedding(layers.Layer):
+    """Timesteps t (batch,) -> (batch, dim): sin and cos of t at geometrically spaced
+    frequencies from 1 to 1/max_period (the Transformer's position encoding)."""
+
+    def __init__(self, dim, max_period=10000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.max_period = int(dim), float(max_period)
+
+    def call(self, t):
+        half = self.dim // 2
+        freqs = ops.exp(-math.log(self.max_period) * ops.arange(half, dtype="float32") / half)
+        angles = ops.cast(ops.reshape(t, (-1, 1)), "float32") * freqs[None, :]
+        return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "max_period": self.max_period}
+
+
+def _group_norm(width):
+    return layers.GroupNormalization(groups=min(8, width), epsilon=1e-5)
+
+
+def res_block(x, temb, width, dropout=0.0):
+    """GroupNorm-swish-conv, plus the projected time embedding, GroupNorm-swish-dropout-conv,
+    and a residual connection (1x1 conv where the width changes)."""
+    skip = x if x.shape[-1] == width else layers.Conv2D(width, 1)(x)
+    h = layers.Conv2D(width, 3, padding="same")(layers.Activation("swish")(_group_norm(x.shape[-1])(x)))
+    h = h + layers.Reshape((1, 1, width))(layers.Dense(width)(temb))
+    h = layers.Dropout(dropout)(layers.Activation("swish")(_group_norm(width)(h)))
+    return skip + layers.Conv2D(width, 3, padding="same")(h)
+
+
+def attention_block(x, num_heads=4):
+    """Self-attention over the pixels of a feature map, residual."""
+    height, width, channels = x.shape[1:]
+    h = layers.Reshape((height * width, channels))(_group_norm(channels)(x))
+    h = layers.MultiHeadAttention(num_heads, channels // num_heads)(h, h)
+    return x + layers.Reshape((height, width, channels))(h)
+
+
+def build_unet(image_shape, widths=(32, 64, 128), blocks=1, attention=(2,), dropout=0.0, name="unet"):
+    """The noise predictor eps(x_t, t) of DDPM (Ho et al. 2020): `len(widths)` resolutions,
+    `blocks` residual blocks at each on the way down and up (skip connections between
+    them), self-attention at the resolution indices in `attention` and in the middle,
+    a sinusoidal time embedding through an MLP into every block."""
+    x_in = keras.Input(image_shape, name="x_t")
+    t_in = keras.Input((), name="t")
+    temb = SinusoidalEmbedding(widths[0])(t_in)
+    temb = layers.Dense(4 * widths[0])(layers.Dense(4 * widths[0], activation="swish")(temb))
+    temb = layers.Activation("swish")(temb)
+    x = layers.Conv2D(widths[0], 3, padding="same")(x_in)
+    skips = []
+    for level, width in enumerate(widths):
+        for _ in range(blocks):
+            x = res_block(x, temb, width, dropout)
+            if level in attention:
+                x = attention_block(x)
+            skips.append(x)
+        if level < len(widths) - 1:
+            x = layers.Conv2D(width, 3, strides=2, padding="same")(x)
+    x = attention_block(res_block(x, temb, widths[-1], dropout))
+    x = res_block(x, temb, widths[-1], dropout)
+    for level, width in reversed(list(enumerate(widths))):
+        for _ in range(blocks):
+            x = res_block(layers.Concatenate()([x, skips.pop()]), temb, width, dropout)
+            if level in attention:
+                x = attention_block(x)
+        if level > 0:
+            x = layers.Conv2D(width, 3, padding="same")(layers.UpSampling2D(2)(x))
+    x = layers.Activation("swish")(_group_norm(widths[0])(x))
+    out = layers.Conv2D(image_shape[-1], 3, padding="same", kernel_initializer="zeros")(x)
+    return keras.Model([x_in, t_in], out, name=name)

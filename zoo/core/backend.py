@@ -167,6 +167,21 @@ def stateless_step(step, training):
     return jax_step
 
 
+def stateless_normal(shape, seed, step):
+    """Standard-normal noise of `shape` keyed by the integers (seed, step), which may be
+    tensors inside a compiled loop: the same pair gives the same numbers (on one backend)."""
+    if BACKEND == "jax":
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), step)
+        return jax.random.normal(key, shape, dtype="float32")
+    if BACKEND == "tensorflow":
+        pair = tf.stack([tf.cast(seed, "int32"), tf.cast(step, "int32")])
+        return tf.random.stateless_normal(shape, seed=pair, dtype="float32")
+    generator = torch.Generator()
+    generator.manual_seed((int(seed) * 1_000_003 + int(step)) & 0xFFFF_FFFF_FFFF)
+    noise = torch.randn(tuple(shape), generator=generator, dtype=torch.float32)
+    return keras.ops.convert_to_tensor(noise)
+
+
 def compile_inference(fn, variables):
     """`fn(*arrays)`, which reads `variables`, compiled for repeated inference calls:
     `jax.jit` over a stateless call (the variables' current values go in as arguments,

@@ -1,0 +1,102 @@
+"""Recipe for the diffusion presets: ddpm_mnist, ddpm_fashion, ddpm_anime.
+
+    python recipes/ddpm.py --variant ddpm_mnist --out zoo/presets/ddpm_mnist     # what shipped
+    python recipes/ddpm.py --variant ddpm_anime --epochs 1 --limit 2000           # a quick look
+    python recipes/ddpm.py --variant ddpm_anime --widths 64 128 256 --blocks 2    # bigger (GPU)
+    zoo train ddpm_fashion --data my_clothes.npz --init ddpm_fashion --epochs 2   # fine-tune
+
+Trains the UNet noise predictor (zoo/models/diffusion.py) with the DDPM objective, keeps
+an EMA of its weights, saves a DDIM-20 grid from fixed noise every epoch (EMA weights),
+and writes the preset with: sample.png (DDIM-50), sample_ddpm.png (DDPM-1000),
+denoising.png (x_T ... x_0 of 8 samples, rows) and the time to draw 64 samples with each
+sampler on the backend that trained it. Killed and started again with the same
+--workdir, it resumes from its last epoch.
+"""
+
+import time
+
+import numpy as np
+
+from zoo import training
+
+VARIANTS = {
+    "ddpm_mnist": dict(data="mnist", size=28, channels=1, widths=(32, 64, 96), epochs=5),
+    "ddpm_fashion": dict(data="fashion_mnist", size=28, channels=1, widths=(32, 64, 96), epochs=5),
+    "ddpm_anime": dict(data="anime_faces", size=32, channels=3, widths=(32, 64, 128), epochs=8),
+}
+SAMPLERS = (("ddpm", 1000), ("ddim", 50), ("ddim", 20), ("ddim", 10))
+
+
+def sampling_times(model, num=64, seed=0):
+    """Seconds to draw `num` samples with each sampler, in one batch (each timed after its
+    compiled loop has been built by running its first chunk on a batch of the same shape)."""
+    times = {}
+    for sampler, steps in SAMPLERS:
+        model.denoise(model.sample_noise(num, seed), sampler, steps, stop_after=1)
+        start = time.perf_counter()
+        model.generate(num, seed=seed, sampler=sampler, steps=steps, batch_size=num, progress=False)
+        times[f"{sampler}-{steps}"] = round(time.perf_counter() - start, 2)
+    return times
+
+
+def main(argv=None):
+    p = training.parser("ddpm", __doc__, epochs=None, batch_size=64, data=None)
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="ddpm_mnist")
+    p.add_argument("--widths", type=int, nargs="+", default=None, help="UNet widths, one per resolution")
+    p.add_argument("--blocks", type=int, default=1, help="residual blocks per resolution")
+    p.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
+    p.add_argument("--timesteps", type=int, default=1000)
+    p.add_argument("--ema-decay", type=float, default=0.999)
+    p.add_argument("--lr", type=float, default=1e-3)
+    args = p.parse_args(argv)
+    spec = VARIANTS[args.variant]
+    args.data = args.data or spec["data"]
+    args.epochs = args.epochs or spec["epochs"]
+    if args.workdir == "runs/ddpm":
+        args.workdir = f"runs/{args.variant}"
+
+    import keras
+
+    from zoo import data, viz
+    from zoo.models.diffusion import DDPM
+
+    size = (spec["size"], spec["size"])
+    x = data.load_images(args.data, size=size, channels=spec["channels"], limit=args.limit)
+    if x.shape[1:3] != size:  # e.g. the 64x64 anime faces for a 32x32 model
+        from zoo.evaluation import resize
+
+        x = resize(x, spec["size"])
+    widths = tuple(args.widths or spec["widths"])
+    model = training.init_model(args, lambda: DDPM(
+        image_shape=x.shape[1:], widths=widths, blocks=args.blocks, attention=(len(widths) - 1,),
+        schedule=args.schedule, timesteps=args.timesteps, ema_decay=args.ema_decay, seed=args.seed,
+        name=args.variant))
+    model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))
+    noise = model.sample_noise(64, seed=0)
+    grid = lambda: model.denoise(noise, "ddim", 20)  # noqa: E731
+    from zoo.core.model import to_uint8
+
+    history = training.fit(model, x, args, grid=lambda: to_uint8(grid()))
+
+    start = time.time()
+    final, path = model.denoise(model.sample_noise(8, seed=1), "ddim", 50, chunks=10, trajectory=True)
+    strip = np.stack(path, axis=1).reshape(-1, *model.image_shape)  # 8 rows: x_T ... x_0
+    pictures = {"sample.png": model.generate(64, seed=0, sampler="ddim", steps=50),
+                "sample_ddpm.png": model.generate(64, seed=0, sampler="ddpm", steps=1000)}
+    times = sampling_times(model)
+    print(f"sampling times, 64 images, {keras.backend.backend()}: {times} ({time.time() - start:.0f}s)")
+    preset = training.finish(
+        model, args, args.variant, history,
+        dataset=f"{args.data} ({len(x)} training images, {size[0]}x{size[1]}"
+                f"{' RGB' if spec['channels'] == 3 else ' grayscale'})",
+        description=(f"DDPM (Ho et al. 2020), UNet widths {'/'.join(map(str, widths))}, "
+                     f"{args.blocks} block(s) per resolution, {args.schedule} schedule, T={args.timesteps}, "
+                     "EMA weights; DDPM and DDIM samplers"),
+        pictures=pictures, variant=args.variant,
+        sampling_seconds_64={keras.backend.backend(): times}, denoising_strip="ddim-50, x_T left to x_0 right")
+    viz.save_grid(to_uint8(strip), preset / "denoising.png", nrow=len(path))
+    return preset
+
+
+if __name__ == "__main__":
+    main()
