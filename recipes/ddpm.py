@@ -7,7 +7,7 @@
 
 Trains the UNet noise predictor (zoo/models/diffusion.py) with the DDPM objective, keeps
 an EMA of its weights, saves a DDIM-20 grid from fixed noise every epoch (EMA weights),
-and writes the preset with: sample.png (DDIM-50), sample_ddpm.png (DDPM-1000),
+and writes the preset with: sample.png (DDIM-50), sample_ddpm.png (DDPM, all T steps),
 denoising.png (x_T ... x_0 of 8 samples, rows) and the time to draw 64 samples with each
 sampler on the backend that trained it. Killed and started again with the same
 --workdir, it resumes from its last epoch.
@@ -24,7 +24,7 @@ VARIANTS = {
     "ddpm_fashion": dict(data="fashion_mnist", size=28, channels=1, widths=(32, 64, 96), epochs=5),
     "ddpm_anime": dict(data="anime_faces", size=32, channels=3, widths=(32, 64, 128), epochs=8),
 }
-SAMPLERS = (("ddpm", 1000), ("ddim", 50), ("ddim", 20), ("ddim", 10))
+SAMPLERS = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10))  # ddpm: all T steps
 
 
 def sampling_times(model, num=64, seed=0):
@@ -32,6 +32,7 @@ def sampling_times(model, num=64, seed=0):
     compiled loop has been built by running its first chunk on a batch of the same shape)."""
     times = {}
     for sampler, steps in SAMPLERS:
+        steps = min(steps or model.timesteps, model.timesteps)
         model.denoise(model.sample_noise(num, seed), sampler, steps, stop_after=1)
         start = time.perf_counter()
         model.generate(num, seed=seed, sampler=sampler, steps=steps, batch_size=num, progress=False)
@@ -73,16 +74,17 @@ def main(argv=None):
         name=args.variant))
     model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))
     noise = model.sample_noise(64, seed=0)
-    grid = lambda: model.denoise(noise, "ddim", 20)  # noqa: E731
+    grid = lambda: model.denoise(noise, "ddim", min(20, model.timesteps))  # noqa: E731
     from zoo.core.model import to_uint8
 
     history = training.fit(model, x, args, grid=lambda: to_uint8(grid()))
 
     start = time.time()
-    final, path = model.denoise(model.sample_noise(8, seed=1), "ddim", 50, chunks=10, trajectory=True)
+    _, path = model.denoise(model.sample_noise(8, seed=1), "ddim", min(50, model.timesteps), chunks=10,
+                            trajectory=True)
     strip = np.stack(path, axis=1).reshape(-1, *model.image_shape)  # 8 rows: x_T ... x_0
-    pictures = {"sample.png": model.generate(64, seed=0, sampler="ddim", steps=50),
-                "sample_ddpm.png": model.generate(64, seed=0, sampler="ddpm", steps=1000)}
+    pictures = {"sample.png": model.generate(64, seed=0, sampler="ddim", steps=min(50, model.timesteps)),
+                "sample_ddpm.png": model.generate(64, seed=0, sampler="ddpm", steps=model.timesteps)}
     times = sampling_times(model)
     print(f"sampling times, 64 images, {keras.backend.backend()}: {times} ({time.time() - start:.0f}s)")
     preset = training.finish(

@@ -54,7 +54,10 @@ def main(argv=None):
     model = training.init_model(args, lambda: FeatureNet(
         image_shape=x.shape[1:], heads=heads, class_names=class_names, seed=args.seed,
         name=args.variant, **spec))
-    model.compile()
+    import keras
+
+    steps = args.epochs * -(-len(x) // args.batch_size)
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps)))
     history = training.fit(model, x, args, y=y, validation_data=(x_test, y_test))
 
     accuracy = {h: round(a, 4) for h, a in model.accuracy(x_test, y_test).items()}

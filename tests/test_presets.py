@@ -133,6 +133,10 @@ for name in zoo.list_models():
     m = zoo.load(name)
     if m.family == "text":  # logits for a fixed sequence of token ids
         y = m(np.arange(2 * m.block_size).reshape(2, -1) % m.vocab_size)
+    elif m.family == "features":  # features of fixed images
+        y = m.features(np.random.default_rng(0).integers(0, 256, (4, *m.image_shape)).astype("uint8"))
+    elif m.family == "diffusion":  # the EMA network's noise prediction at a few timesteps
+        y = m.ema_network([m.sample_noise(4, seed=0), np.array([0, 10, 500, 999])[:4] % m.timesteps])
     else:
         z = m.sample_noise(4, seed=0)
         y = m([z, np.arange(4)]) if hasattr(m, "num_classes") else m.decode_batch(z)

@@ -4,6 +4,8 @@
     zoo info gan_mnist
     zoo sample gan_mnist --num 64 --seed 0 --out grid.png --backend torch
     zoo sample gpt_tang --prompt 落霞与孤鹜齐飞 --max-new-tokens 64
+    zoo eval dcgan_anime --num 10000                      # FID, KID, precision/recall, IS
+    zoo eval ddpm_mnist --sampler ddim --steps 50 --num 2000 --update-card
     zoo train gan_mnist --epochs 5 --limit 5000          # flags of recipes/gan_mnist.py
 
 Keras is imported only after `--backend` has set KERAS_BACKEND. Bad input ends
@@ -64,6 +66,7 @@ def cmd_sample(args):
 
     model = registry.load(args.name)
     if getattr(model, "family", None) == "text":
+        _diffusion_kwargs(args, "text")  # refuses diffusion flags
         texts = model.generate(args.prompt, args.max_new_tokens, temperature=args.temperature,
                                top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                                num_samples=args.num_texts)
@@ -78,11 +81,40 @@ def cmd_sample(args):
                   if getattr(args, f) != TEXT_DEFAULTS[f]]
     if text_flags:
         raise ZooError(f"--{text_flags[0].replace('_', '-')} applies to text models; {args.name} draws images")
-    images = model.generate(args.num, seed=args.seed)
+    images = model.generate(args.num, seed=args.seed, **_diffusion_kwargs(args, model.family))
     # a conditional model cycles through its classes: one class per column
     path = viz.save_grid(images, args.out or "samples.png",
                          nrow=args.nrow or getattr(model, "num_classes", None))
     print(f"wrote {path} ({len(images)} samples of {args.name}, {backend} backend)")
+
+
+def _diffusion_kwargs(args, family):
+    """generate() arguments of a diffusion model from --sampler/--steps/--eta."""
+    if args.sampler is None and args.steps is None and args.eta is None:
+        return {}
+    if family != "diffusion":
+        raise ZooError(f"--sampler/--steps/--eta apply to diffusion models; {args.name} is a {family} model")
+    kwargs = {"sampler": args.sampler or "ddim", "steps": args.steps}
+    if args.eta is not None:
+        kwargs["eta"] = args.eta
+    return kwargs
+
+
+def cmd_eval(args):
+    backend = _backend(args)
+    from zoo import evaluation, registry
+
+    kwargs = _diffusion_kwargs(args, registry.info(args.name).get("family"))
+    result = evaluation.evaluate(args.name, num=args.num, features=args.features, seed=args.seed, **kwargs)
+    print(evaluation.table_header())
+    print(evaluation.table_row(result))
+    print(result["note"])
+    out = pathlib.Path(args.out or f"eval_{pathlib.Path(args.name).name}.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out} ({backend} backend)")
+    if args.update_card:
+        evaluation.update_card(args.name, {"evaluation": {evaluation.result_key(result): result}})
+        print(f"added to the card of {args.name} (metadata.json, \"evaluation\")")
 
 
 def recipes():
@@ -109,6 +141,13 @@ def cmd_train(args, rest):
     module.main(argv)
 
 
+def diffusion_flags(s):
+    s.add_argument("--sampler", choices=("ddim", "ddpm"), default=None,
+                   help="diffusion models: ddim (default) or ddpm (ancestral, all T steps)")
+    s.add_argument("--steps", type=int, default=None, help="diffusion models: DDIM steps (default 50)")
+    s.add_argument("--eta", type=float, default=None, help="diffusion models: DDIM eta (default 0: deterministic)")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="zoo", description="A Keras 3 model zoo of generative models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -132,6 +171,16 @@ def build_parser():
     s.add_argument("--top-k", type=int, default=TEXT_DEFAULTS["top_k"])
     s.add_argument("--top-p", type=float, default=TEXT_DEFAULTS["top_p"])
     s.add_argument("--num-texts", type=int, default=TEXT_DEFAULTS["num_texts"], help="text models: how many")
+    diffusion_flags(s)
+    s = sub.add_parser("eval", parents=[backend], help="FID, KID, precision/recall of an image model")
+    s.add_argument("name", help="preset name or directory")
+    s.add_argument("--num", type=int, default=10000, help="samples to draw (default 10000)")
+    s.add_argument("--features", default=None, help="feature network: a preset (default: the one for "
+                   "the model's dataset) or 'inception' (ImageNet InceptionV3; needs the network once)")
+    s.add_argument("--seed", type=int, default=0)
+    diffusion_flags(s)
+    s.add_argument("--out", default=None, help="JSON file to write (default eval_NAME.json)")
+    s.add_argument("--update-card", action="store_true", help="store the result in the preset's card")
     s = sub.add_parser("train", parents=[backend], help="run a recipe (other flags go to it)")
     s.add_argument("name")
     return p
@@ -146,7 +195,7 @@ def main(argv=None):
         if args.command == "train":
             cmd_train(args, rest)
         else:
-            {"list": cmd_list, "info": cmd_info, "sample": cmd_sample}[args.command](args)
+            {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval}[args.command](args)
     except BrokenPipeError:  # e.g. `zoo info NAME | head`
         return 0
     except (ZooError, OSError, ValueError) as e:

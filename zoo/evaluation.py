@@ -171,6 +171,11 @@ def evaluate(name, num=10000, features=None, seed=0, **generate_kwargs):
     model = registry.load(name)
     if getattr(model, "family", None) in ("text", "features"):
         raise EvaluationError(f"{name} is a {model.family} model; zoo eval measures image models")
+    if model.family == "diffusion":  # record the sampler settings in full
+        sampler = generate_kwargs.get("sampler", "ddim")
+        steps = len(model.schedule_for(sampler, generate_kwargs.get("steps"), generate_kwargs.get("eta", 0.0))[0])
+        generate_kwargs = {"sampler": sampler, "steps": steps,
+                           **({"eta": float(generate_kwargs.get("eta", 0.0))} if sampler == "ddim" else {})}
     features = features or default_features(name)
     net = feature_network(features)
     start = time.time()
@@ -222,18 +227,33 @@ def update_card(preset, entries):
     path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-COLUMNS = ("model", "features", "num", "fid", "kid", "precision", "recall", "inception_score")
+COLUMNS = {"model": "model", "sampler": "sampler", "features": "features", "num": "samples", "fid": "FID ↓",
+           "kid": "KID ×1000 ↓", "precision": "precision ↑", "recall": "recall ↑", "inception_score": "IS ↑"}
 
 
 def table_row(result):
-    cells = []
-    for c in COLUMNS:
-        v = result.get(c, "")
-        cells.append(f"{v * 1000:.2f} ± {result['kid_std'] * 1000:.2f}" if c == "kid" else
-                     f"`{v}`" if c == "model" else str(v))
-    return "| " + " | ".join(cells) + " |"
+    cells = {"model": f"`{result['model']}`", "features": result["features"], "num": f"{result['num']:,}",
+             "sampler": (f"{result['sampler']}-{result['steps']}" + (f" η={result['eta']:g}" if result.get("eta") else "")
+                         if "sampler" in result else "—"),
+             "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
+             "precision": f"{result['precision']:.3f}", "recall": f"{result['recall']:.3f}",
+             "inception_score": f"{result['inception_score']:.2f}"}
+    return "| " + " | ".join(cells[c] for c in COLUMNS) + " |"
 
 
 def table_header():
-    names = [c if c != "kid" else "KID ×1000" for c in COLUMNS]
-    return "| " + " | ".join(names) + " |\n|" + " --- |" * len(names)
+    return "| " + " | ".join(COLUMNS.values()) + " |\n|" + " --- |" * len(COLUMNS)
+
+
+def cards_table(names=None):
+    """A markdown table of the evaluation results stored in the cards of `names` (default:
+    every shipped image model), one row per result."""
+    rows = [table_header()]
+    for name in names or registry.list_models():
+        for result in registry.info(name).get("evaluation", {}).values():
+            rows.append(table_row(result))
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m zoo.evaluation: the table of the shipped cards
+    print(cards_table())

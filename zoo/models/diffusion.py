@@ -34,9 +34,9 @@ from zoo.layers import build_unet
 # -- schedules -----------------------------------------------------------------------
 def beta_schedule(kind, timesteps):
     """beta_t for t = 0 .. T-1 (float64 numpy)."""
-    if kind == "linear":  # Ho et al., scaled for T other than 1000
+    if kind == "linear":  # Ho et al., scaled for T other than 1000 (clipped at 0.999 for tiny T)
         scale = 1000 / timesteps
-        return np.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=np.float64)
+        return np.clip(np.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=np.float64), 0, 0.999)
     if kind == "cosine":  # Nichol & Dhariwal, s = 0.008, beta clipped at 0.999
         s = 0.008
         f = np.cos((np.arange(timesteps + 1) / timesteps + s) / (1 + s) * math.pi / 2) ** 2
@@ -114,8 +114,9 @@ class DDPM(ZooModel):
         return self.update_trackers(loss=self._loss(data, training=False)())
 
     # -- sampling --------------------------------------------------------------------
-    def schedule_for(self, sampler="ddim", steps=50, eta=0.0):
-        """(t, abar_t, abar_s, sigma) per step, float32 arrays from the first (noisiest) step."""
+    def schedule_for(self, sampler="ddim", steps=None, eta=0.0):
+        """(t, abar_t, abar_s, sigma) per step, float32 arrays from the first (noisiest) step.
+        `steps=None`: 50 for ddim (or T if smaller), T for ddpm."""
         if sampler not in self.samplers:
             raise ValueError(f"unknown sampler {sampler!r}; use one of {', '.join(self.samplers)}")
         if sampler == "ddpm":
@@ -123,7 +124,7 @@ class DDPM(ZooModel):
                 raise ValueError(f"the ddpm sampler takes all T={self.timesteps} steps; for fewer, "
                                  f"use sampler='ddim' with eta=1")
             steps, eta = self.timesteps, 1.0
-        steps = int(steps)
+        steps = int(min(50, self.timesteps) if steps is None else steps)
         if not 1 <= steps <= self.timesteps:
             raise ValueError(f"steps must be in 1..{self.timesteps}; got {steps}")
         if eta < 0:
@@ -160,7 +161,7 @@ class DDPM(ZooModel):
         """x_T: standard-normal images from numpy's generator (the same on every backend)."""
         return np.random.default_rng(seed).standard_normal((int(num_samples), *self.image_shape)).astype("float32")
 
-    def denoise(self, x_T, sampler="ddim", steps=50, eta=0.0, seed=0, chunks=20, progress=None, trajectory=False,
+    def denoise(self, x_T, sampler="ddim", steps=None, eta=0.0, seed=0, chunks=20, progress=None, trajectory=False,
                 stop_after=None):
         """Runs the sampler from x_T (numpy, one batch); returns images in [-1, 1] (numpy), and
         with `trajectory=True` also x at every chunk boundary (chunks + 1 of them).
@@ -182,11 +183,11 @@ class DDPM(ZooModel):
         x = np.clip(ops.convert_to_numpy(x), -1.0, 1.0)
         return (x, path) if trajectory else x
 
-    def generate(self, num_samples, seed=None, sampler="ddim", steps=50, eta=0.0, batch_size=64,
+    def generate(self, num_samples, seed=None, sampler="ddim", steps=None, eta=0.0, batch_size=64,
                  progress=True):
         """`num_samples` images, numpy uint8 (N, H, W, C). `sampler="ddim"` with `steps`
-        (any number from 1 to T) and `eta` (0: deterministic given x_T), or "ddpm" (all T
-        steps, ancestral). The same seed gives the same images on the same backend."""
+        (any number from 1 to T; default 50) and `eta` (0: deterministic given x_T), or
+        "ddpm" (all T steps, ancestral). The same seed gives the same images on the same backend."""
         from zoo.core.model import to_uint8
 
         if int(num_samples) < 0:

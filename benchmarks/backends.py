@@ -1,0 +1,335 @@
+"""TensorFlow, JAX and PyTorch compared on the same work, against native references.
+
+    python benchmarks/backends.py                      # everything (about 20 min on a 2-core CPU)
+    python benchmarks/backends.py --quick              # a smoke run: fewer, shorter timings
+    python benchmarks/backends.py --models dcgan_anime --configs keras-torch native-torch-cl
+
+For each model and configuration, one fresh process (`--worker`) builds the model at the
+shipped preset's size (random weights, random data: speed does not depend on them) and
+measures:
+
+* the first train step (tracing/compilation included), in seconds;
+* train-step time: `repeats` timed runs of `steps` steps each after `warmup` steps;
+  median (min-max) per step, and samples/s from the median;
+* sampling: images/s of `generate` (after a first call), for the Keras models;
+* peak resident memory of the process (MiB).
+
+Configurations: Keras on TensorFlow (graph, and XLA with jit_compile=True), JAX (jit), and
+PyTorch (eager, and torch.compile with jit_compile=True); for the DCGAN train step the
+same network written natively (benchmarks/native.py) in PyTorch (eager NCHW, channels_last,
+torch.compile) and JAX (flax + optax, jit). Every figure is also given as a ratio to its
+native reference, measured in the same run.
+
+The machine's matmul peak (float32, 2048x2048, best of several runs, numpy and torch) and
+each model's FLOPs per train step (counted from its layers; a multiply-add is 2 FLOPs;
+a step counts forward + backward as 3x the forward pass: DCGAN/GAN 3G + 8D, since D
+runs forward and backward on fake images in the G update and on real + fake images in the
+D update; DDPM 3U) give the utilization. Results: benchmarks/results/backends.{md,json,png}.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+MODELS = {  # the shipped presets' sizes
+    "gan_mnist": dict(batch=64, shape=(28, 28, 1)),
+    "dcgan_anime": dict(batch=64, shape=(64, 64, 3), width=32),
+    "ddpm_mnist": dict(batch=64, shape=(28, 28, 1), widths=(32, 64, 96)),
+}
+CONFIGS = {  # name: (kind, backend, options)
+    "keras-tensorflow": ("keras", "tensorflow", {"jit_compile": False}),
+    "keras-tensorflow-xla": ("keras", "tensorflow", {"jit_compile": True}),
+    "keras-jax": ("keras", "jax", {"jit_compile": True}),
+    "keras-torch": ("keras", "torch", {"jit_compile": False}),
+    "keras-torch-compile": ("keras", "torch", {"jit_compile": True}),
+    "native-torch": ("native", "torch", {"channels_last": False, "compile": False}),
+    "native-torch-cl": ("native", "torch", {"channels_last": True, "compile": False}),
+    "native-torch-compile": ("native", "torch", {"channels_last": True, "compile": True}),
+    "native-jax": ("native", "jax", {}),
+}
+REFERENCE = {"keras-torch": "native-torch-cl", "keras-torch-compile": "native-torch-compile",
+             "keras-jax": "native-jax", "keras-tensorflow": "native-torch-cl",
+             "keras-tensorflow-xla": "native-torch-cl"}
+
+
+# -- FLOPs ---------------------------------------------------------------------------
+def forward_flops(model):
+    """FLOPs of one forward pass of a functional Keras model for one example (convolutions,
+    transposed convolutions, dense layers, attention; a multiply-add is 2)."""
+    from keras import layers
+
+    total = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, layers.Conv2DTranspose):
+            h, w, cin = layer.input.shape[1:]
+            total += 2 * h * w * cin * layer.filters * layer.kernel_size[0] * layer.kernel_size[1]
+        elif isinstance(layer, layers.Conv2D):
+            h, w, cout = layer.output.shape[1:]
+            total += 2 * h * w * cout * layer.input.shape[-1] * layer.kernel_size[0] * layer.kernel_size[1]
+        elif isinstance(layer, layers.Dense):
+            rows = 1
+            for d in layer.input.shape[1:-1]:
+                rows *= d
+            total += 2 * rows * layer.input.shape[-1] * layer.units
+        elif isinstance(layer, layers.MultiHeadAttention):
+            seq, dim = layer._query_shape[1], layer._query_shape[-1]
+            inner = layer._num_heads * layer._key_dim
+            total += 2 * seq * dim * inner * 4 + 2 * 2 * seq * seq * inner
+    return total
+
+
+def step_flops(name, model):
+    if name == "ddpm_mnist":
+        return 3 * forward_flops(model.network)
+    return 3 * forward_flops(model.generator) + 8 * forward_flops(model.discriminator)
+
+
+# -- the worker: one configuration in its own process ----------------------------------
+def build_keras(name):
+    spec = MODELS[name]
+    if name == "gan_mnist":
+        from zoo.models.gan import GAN
+
+        return GAN(seed=0)
+    if name == "dcgan_anime":
+        from zoo.models.dcgan import DCGAN
+
+        return DCGAN(width=spec["width"], seed=0)
+    from zoo.models.diffusion import DDPM
+
+    return DDPM(image_shape=spec["shape"], widths=spec["widths"], attention=(len(spec["widths"]) - 1,), seed=0)
+
+
+def timed_runs(run_steps, warmup, steps, repeats):
+    start = time.perf_counter()
+    run_steps(1)
+    first = time.perf_counter() - start
+    if warmup > 1:
+        run_steps(warmup - 1)
+    per_step = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_steps(steps)
+        per_step.append((time.perf_counter() - start) / steps)
+    return first, per_step
+
+
+def worker(args):
+    kind, backend, options = CONFIGS[args.config]
+    spec = MODELS[args.model]
+    out = {"model": args.model, "config": args.config, "backend": backend, "batch": spec["batch"]}
+    import numpy as np
+
+    if kind == "native":
+        if args.model != "dcgan_anime":
+            raise SystemExit(f"native references exist for dcgan_anime only, not {args.model}")
+        from benchmarks import native
+
+        step = (native.torch_step(spec["width"], spec["batch"], **options) if backend == "torch"
+                else native.jax_step(spec["width"], spec["batch"]))
+        first, per_step = timed_runs(lambda n: [step() for _ in range(n)], args.warmup, args.steps, args.repeats)
+    else:
+        import keras
+
+        model = build_keras(args.model)
+        model.compile(jit_compile=options["jit_compile"])
+        batch = spec["batch"]
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (batch * max(args.steps, args.warmup), *spec["shape"])).astype("uint8")
+        out["flops_per_step"] = step_flops(args.model, model) * batch
+
+        def run_steps(n):
+            model.fit(x[:batch * n], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+
+        first, per_step = timed_runs(run_steps, args.warmup, args.steps, args.repeats)
+        # sampling throughput (generate, after one call of the same size has compiled it)
+        num, kwargs = (64, {"sampler": "ddim", "steps": 10, "progress": False}) if args.model == "ddpm_mnist" \
+            else (1024, {})
+        model.generate(num, seed=0, **kwargs)
+        start = time.perf_counter()
+        model.generate(num, seed=1, **kwargs)
+        out["sampling"] = {"images": num, **{k: v for k, v in kwargs.items() if k != "progress"},
+                           "images_per_s": round(num / (time.perf_counter() - start), 1)}
+        out["keras_backend"] = keras.backend.backend()
+    median = statistics.median(per_step)
+    out.update(first_step_s=round(first, 3), step_ms=round(1000 * median, 2),
+               step_ms_min=round(1000 * min(per_step), 2), step_ms_max=round(1000 * max(per_step), 2),
+               samples_per_s=round(spec["batch"] / median, 1),
+               peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    print("RESULT " + json.dumps(out))
+
+
+# -- the parent ----------------------------------------------------------------------
+def matmul_peak(n=2048, repeats=5):
+    """Best float32 GFLOP/s of an n x n matmul with numpy and with torch (if installed)."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((n, n)).astype("float32")
+    best = {}
+    for name in ("numpy", "torch"):
+        if name == "torch":
+            try:
+                import torch
+            except ImportError:
+                continue
+            t = torch.from_numpy(a)
+            fn = lambda: torch.mm(t, t)  # noqa: E731
+        else:
+            fn = lambda: a @ a  # noqa: E731
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        best[name] = round(2 * n ** 3 / min(times) / 1e9, 1)
+    return best
+
+
+def machine():
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    from zoo.training import machine as describe
+
+    return describe()
+
+
+def run_config(model, config, args):
+    env = dict(os.environ, KERAS_BACKEND=CONFIGS[config][1], TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", "--model", model, "--config", config,
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+    start = time.time()
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"model": model, "config": config, "error": f"timed out after {args.timeout}s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[7:])
+            result["wall_s"] = round(time.time() - start, 1)
+            return result
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+    return {"model": model, "config": config, "error": tail[0][:300]}
+
+
+def add_ratios(results, peak):
+    by = {(r["model"], r["config"]): r for r in results if "error" not in r}
+    for r in results:
+        if "error" in r:
+            continue
+        ref = by.get((r["model"], REFERENCE.get(r["config"], "")))
+        if ref:
+            r["vs_native"] = {"reference": ref["config"], "speed_ratio": round(ref["step_ms"] / r["step_ms"], 3)}
+        if r.get("flops_per_step"):
+            r["gflops_per_s"] = round(r["flops_per_step"] / (r["step_ms"] / 1000) / 1e9, 1)
+            r["utilization"] = round(r["gflops_per_s"] / max(peak.values()), 3)
+    # the natives have the same FLOPs as their Keras twin
+    for r in results:
+        twin = by.get((r["model"], "keras-torch"))
+        if "error" not in r and "flops_per_step" not in r and twin and twin.get("flops_per_step"):
+            r["flops_per_step"] = twin["flops_per_step"]
+            r["gflops_per_s"] = round(r["flops_per_step"] / (r["step_ms"] / 1000) / 1e9, 1)
+            r["utilization"] = round(r["gflops_per_s"] / max(peak.values()), 3)
+
+
+def markdown(report):
+    lines = [f"# Backends compared ({report['date']})", "", f"Machine: {report['machine']}", "",
+             "Matmul peak (float32 2048², best of 5): "
+             + ", ".join(f"{k} {v} GFLOP/s" for k, v in report["matmul_peak_gflops"].items()),
+             f"; settings: {report['settings']}", "",
+             "| model | configuration | train step ms, median (min–max) | samples/s | vs native | "
+             "first step s | GFLOP/s (utilization) | sampling images/s | peak RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in report["results"]:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['config']} | failed: {r['error']} | | | | | | |")
+            continue
+        ratio = r.get("vs_native")
+        lines.append(
+            f"| {r['model']} | {r['config']} | {r['step_ms']} ({r['step_ms_min']}–{r['step_ms_max']}) | "
+            f"{r['samples_per_s']} | "
+            + (f"{ratio['speed_ratio']:.2f}× {ratio['reference']}" if ratio else "—")
+            + f" | {r['first_step_s']} | "
+            + (f"{r['gflops_per_s']} ({100 * r['utilization']:.1f}%)" if "gflops_per_s" in r else "—")
+            + f" | {r.get('sampling', {}).get('images_per_s', '—')} | {r['peak_rss_mib']} |")
+    lines += ["", "vs native: native step time / this step time (above 1: faster than the reference)."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(report, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = sorted({r["model"] for r in report["results"]})
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        rows = [r for r in report["results"] if r["model"] == model and "error" not in r]
+        names = [r["config"] for r in rows]
+        ax.barh(names, [r["samples_per_s"] for r in rows],
+                xerr=[[r["samples_per_s"] - r["batch"] / (r["step_ms_max"] / 1000) for r in rows],
+                      [r["batch"] / (r["step_ms_min"] / 1000) - r["samples_per_s"] for r in rows]],
+                color=["tab:gray" if n.startswith("native") else "tab:blue" for n in names])
+        ax.set_title(f"{model}: train samples/s")
+        ax.invert_yaxis()
+    fig.suptitle(f"{report['machine'][:90]}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--steps", type=int, default=10, help="steps per timed run")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation included)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--timeout", type=int, default=600, help="seconds per configuration")
+    p.add_argument("--quick", action="store_true", help="steps 2, warmup 2, repeats 2")
+    p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--model", help=argparse.SUPPRESS)
+    p.add_argument("--config", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    if args.quick:
+        args.steps, args.warmup, args.repeats = 2, 2, 2
+    start = time.time()
+    peak = matmul_peak()
+    results = []
+    for model in args.models:
+        for config in args.configs:
+            if CONFIGS[config][0] == "native" and model != "dcgan_anime":
+                continue
+            r = run_config(model, config, args)
+            print(json.dumps(r), flush=True)
+            results.append(r)
+    add_ratios(results, peak)
+    report = {"date": datetime.date.today().isoformat(), "machine": machine(), "python": platform.python_version(),
+              "matmul_peak_gflops": peak, "results": results, "total_s": round(time.time() - start),
+              "settings": f"steps {args.steps} x repeats {args.repeats} after warmup {args.warmup}"}
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "backends.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "backends.md").write_text(markdown(report))
+    chart(report, out / "backends.png")
+    print(markdown(report))
+    print(f"wrote {out}/backends.{{md,json,png}} in {report['total_s']} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""DDPM: the objective learns, the forward process is the closed form, the samplers."""
+
+import numpy as np
+import pytest
+from conftest import ROOT, numpy, run
+
+import zoo
+from zoo.models.diffusion import DDPM, beta_schedule
+
+
+def small_ddpm(timesteps=30, seed=0, **kwargs):
+    return DDPM(widths=(8, 16), attention=(1,), timesteps=timesteps, seed=seed, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    model = small_ddpm()  # T = 30 keeps the samplers quick
+    model.compile()
+    history = model.fit(digits, batch_size=32, epochs=3, verbose=0)
+    return model, history.history["loss"]
+
+
+def test_the_noise_prediction_loss_falls_on_a_tiny_set(trained):
+    _, loss = trained
+    assert np.isfinite(loss).all() and loss[-1] < 0.8 * loss[0], loss
+
+
+def test_the_ema_weights_follow_the_trained_weights(trained):
+    model, _ = trained
+    for ema, w in zip(model.ema_network.weights, model.network.weights):
+        # after ~30 steps with warm-up the average is close to, but not equal to, the weights
+        assert not np.array_equal(numpy(ema), numpy(w))
+    assert len(model.trainable_weights) == len(model.network.trainable_weights)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_the_forward_process_matches_its_closed_form(schedule):
+    """Running the Markov chain x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) z from x_0
+    gives the distribution q(x_t | x_0) that q_sample draws from in one step."""
+    model = small_ddpm(timesteps=200, schedule=schedule)
+    rng = np.random.default_rng(0)
+    x0 = np.linspace(-1, 1, 16, dtype="float32").reshape(1, 4, 4, 1).repeat(4000, axis=0)
+    betas = beta_schedule(schedule, 200)
+    x = x0.astype(np.float64)
+    checks = {10: None, 60: None, 199: None}
+    for t in range(200):
+        x = np.sqrt(1 - betas[t]) * x + np.sqrt(betas[t]) * rng.standard_normal(x.shape)
+        if t in checks:
+            checks[t] = x.copy()
+    for t, chain in checks.items():
+        ts = np.full((len(x0),), t, "int32")
+        closed = numpy(model.q_sample(x0, ts, rng.standard_normal(x0.shape).astype("float32")))
+        abar = model.alphas_cumprod[t]
+        np.testing.assert_allclose(chain.mean(0), np.sqrt(abar) * x0[0], atol=0.06)
+        np.testing.assert_allclose(closed.mean(0), np.sqrt(abar) * x0[0], atol=0.06)
+        np.testing.assert_allclose(chain.std(0), closed.std(0), rtol=0.06)
+        np.testing.assert_allclose(chain.std(0), np.sqrt(1 - abar), rtol=0.06)
+
+
+def test_cosine_and_linear_schedules_end_near_pure_noise():
+    for kind in ("linear", "cosine"):
+        abar = np.cumprod(1 - beta_schedule(kind, 1000))
+        assert abar[0] > 0.99 and abar[-1] < 1e-3 and np.all(np.diff(abar) < 0)
+    assert np.all(beta_schedule("linear", 10) <= 0.999)  # the scaled schedule stays valid for tiny T
+    with pytest.raises(ValueError, match="unknown beta schedule"):
+        beta_schedule("quadratic", 10)
+
+
+def test_ddim_with_eta_0_is_deterministic_and_eta_1_is_not(trained):
+    model, _ = trained
+    x_T = model.sample_noise(4, seed=3)
+    a = model.denoise(x_T, "ddim", 10, eta=0.0, seed=1)
+    b = model.denoise(x_T, "ddim", 10, eta=0.0, seed=2)  # other noise seed: no noise is drawn
+    np.testing.assert_array_equal(a, b)
+    c = model.denoise(x_T, "ddim", 10, eta=1.0, seed=1)
+    d = model.denoise(x_T, "ddim", 10, eta=1.0, seed=2)
+    assert not np.allclose(c, d)
+    np.testing.assert_array_equal(c, model.denoise(x_T, "ddim", 10, eta=1.0, seed=1))
+
+
+def test_ddpm_is_ddim_over_all_steps_with_eta_1(trained):
+    model, _ = trained
+    x_T = model.sample_noise(3, seed=4)
+    ddpm = model.denoise(x_T, "ddpm", seed=5)
+    np.testing.assert_allclose(ddpm, model.denoise(x_T, "ddim", model.timesteps, eta=1.0, seed=5), atol=1e-5)
+
+
+@pytest.mark.parametrize("sampler, steps", [("ddim", 1), ("ddim", 7), ("ddim", 30), ("ddpm", None)])
+def test_samplers_give_uint8_images_of_the_model_shape(trained, sampler, steps):
+    model, _ = trained
+    images = model.generate(5, seed=0, sampler=sampler, steps=steps, batch_size=2, progress=False)
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, model.generate(5, seed=0, sampler=sampler, steps=steps,
+                                                         batch_size=2, progress=False))
+    assert model.generate(0, sampler=sampler, steps=steps).shape == (0, 28, 28, 1)
+
+
+def test_the_denoising_trajectory_goes_from_noise_to_an_image(trained):
+    model, _ = trained
+    x_T = model.sample_noise(2, seed=0)
+    final, path = model.denoise(x_T, "ddim", 20, chunks=5, trajectory=True)
+    assert len(path) == 6
+    np.testing.assert_array_equal(path[0], x_T)
+    np.testing.assert_allclose(np.clip(path[-1], -1, 1), final)
+
+
+def test_bad_sampler_settings_are_refused_clearly(trained):
+    model, _ = trained
+    with pytest.raises(ValueError, match="unknown sampler 'euler'"):
+        model.generate(1, sampler="euler")
+    with pytest.raises(ValueError, match=r"steps must be in 1..30"):
+        model.generate(1, steps=31)
+    with pytest.raises(ValueError, match="takes all T=30 steps"):
+        model.generate(1, sampler="ddpm", steps=10)
+    with pytest.raises(ValueError, match="eta must be >= 0"):
+        model.generate(1, eta=-1.0)
+    with pytest.raises(ValueError, match=r"trains on images of shape \(batch, 28, 28, 1\)"):
+        model.fit(np.zeros((4, 32, 32, 1), np.uint8), epochs=1, verbose=0)
+
+
+def test_a_saved_ddpm_loads_with_its_ema_weights(trained, tmp_path):
+    model, _ = trained
+    path = zoo.save_preset(model, tmp_path / "tiny_ddpm", dataset="fixture")
+    loaded = zoo.load(path)
+    x_T = model.sample_noise(2, seed=0)
+    np.testing.assert_allclose(loaded.denoise(x_T, "ddim", 5), model.denoise(x_T, "ddim", 5), atol=1e-5)
+    assert loaded.get_config()["timesteps"] == 30
+
+
+def test_the_recipe_trains_writes_pictures_and_resumes(tmp_path, backend):
+    out = tmp_path / "preset"
+    args = ["recipes/ddpm.py", "--variant", "ddpm_mnist", "--data", str(ROOT / "tests/fixtures/mnist_tiny.npz"),
+            "--epochs", "1", "--limit", "64", "--batch-size", "32", "--widths", "8", "16", "--timesteps", "10",
+            "--workdir", str(tmp_path / "run"), "--out", str(out), "--verbose", "0"]
+    run(args, backend=backend, cwd=ROOT)
+    for name in ("sample.png", "sample_ddpm.png", "denoising.png", "loss.png", "metadata.json"):
+        assert (out / name).is_file(), name
+    card = zoo.info(out)
+    assert card["steps"] == 2 and set(card["sampling_seconds_64"][backend]) == {"ddpm-10", "ddim-10"}
+    # run again with one more epoch: it resumes from the checkpoint (2 more steps, not 4)
+    run([*args[:-4], "--verbose", "0", "--epochs", "2", "--out", str(out)], backend=backend, cwd=ROOT)
+    assert zoo.info(out)["steps"] == 4 and zoo.info(out)["epochs"] == 2
