@@ -232,7 +232,9 @@ COLUMNS = {"model": "model", "sampler": "sampler", "features": "features", "num"
 
 
 def table_row(result):
-    cells = {"model": f"`{result['model']}`", "features": result["features"], "num": f"{result['num']:,}",
+    model = result["model"]
+    cells = {"model": model if model.startswith("real ") else f"`{model}`", "features": result["features"],
+             "num": f"{result['num']:,}",
              "sampler": (f"{result['sampler']}-{result['steps']}" + (f" η={result['eta']:g}" if result.get("eta") else "")
                          if "sampler" in result else "—"),
              "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
@@ -248,12 +250,32 @@ def table_header():
 def cards_table(names=None):
     """A markdown table of the evaluation results stored in the cards of `names` (default:
     every shipped image model), one row per result."""
-    rows = [table_header()]
+    results = []
     for name in names or registry.list_models():
-        for result in registry.info(name).get("evaluation", {}).values():
-            rows.append(table_row(result))
-    return "\n".join(rows)
+        card = registry.info(name)
+        results += list(card.get("evaluation", {}).values())
+        for size, floor in card.get("real_training_images_vs_reference", {}).items():
+            dataset = str(card.get("dataset", "")).split(" ")[0]
+            results.append({**floor, "model": f"real {dataset} training images, {size}", "features": name})
+    results.sort(key=lambda r: (r["features"], r["fid"]))
+    return "\n".join([table_header()] + [table_row(r) for r in results])
 
 
-if __name__ == "__main__":  # python -m zoo.evaluation: the table of the shipped cards
-    print(cards_table())
+def write_into(path, table):
+    """Puts `table` between the <!-- evaluation-table --> markers of a markdown file."""
+    path = pathlib.Path(path)
+    text = path.read_text(encoding="utf-8")
+    start, end = "<!-- evaluation-table -->", "<!-- /evaluation-table -->"
+    if start not in text or end not in text:
+        raise EvaluationError(f"{path} lacks the markers {start} ... {end}")
+    head, rest = text.split(start, 1)
+    path.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m zoo.evaluation [--readme README.md]: the table of the cards
+    import sys
+
+    table = cards_table()
+    print(table)
+    if sys.argv[1:2] == ["--readme"]:
+        write_into(sys.argv[2], table)
