@@ -80,3 +80,23 @@ def test_fine_tune_the_dcgan_recipe_on_a_folder_of_images(tmp_path, backend):
     z = before.sample_noise(4, seed=0)
     a, b = numpy(tuned(z)), numpy(before(z))
     assert np.isfinite(a).all() and np.abs(a - b).max() > 1e-4
+
+
+def test_sample_a_diffusion_model_with_a_sampler_and_steps(tmp_path, backend):
+    from PIL import Image
+
+    out = tmp_path / "digits.png"
+    proc = run(["-m", "zoo", "sample", "ddpm_mnist", "--sampler", "ddim", "--steps", "5", "--num", "4",
+                "--seed", "0", "--out", str(out), "--backend", backend])
+    assert "4 samples of ddpm_mnist" in proc.stdout
+    image = np.asarray(Image.open(out))
+    assert image.shape[:2] == (2 * (2 * 30 + 2), 2 * (2 * 30 + 2)) and image.std() > 30
+
+
+def test_flags_of_another_kind_of_model_are_refused():
+    for args, message in [(["gan_mnist", "--steps", "10"], "apply to diffusion models"),
+                          (["ddpm_mnist", "--prompt", "hello"], "--prompt applies to text models"),
+                          (["gpt_tang", "--sampler", "ddim"], "apply to diffusion models"),
+                          (["ddpm_mnist", "--sampler", "ddpm", "--steps", "10"], "takes all T=1000 steps")]:
+        proc = run(["-m", "zoo", "sample", *args, "--num", "1"], check=False)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr[-300:])

@@ -149,3 +149,8 @@ def test_inception_features_offline_fail_with_a_clear_message(monkeypatch):
     monkeypatch.setattr(keras.applications, "InceptionV3", offline)
     with pytest.raises(evaluation.EvaluationError, match="Offline, use zoo's own feature networks"):
         evaluation.feature_network("inception")
+
+
+def test_a_conditional_model_is_checked_for_the_labels_it_was_asked_for():
+    result = evaluation.evaluate("cgan_mnist", num=200)
+    assert result["label_accuracy"] > 0.9 and "labels" not in result

@@ -142,9 +142,10 @@ def feature_network(features):
 
 
 # -- measuring -----------------------------------------------------------------------
-def compare(net, images, reference, seed=0):
+def compare(net, images, reference, seed=0, labels=None):
     """FID, KID, precision/recall and Inception-style score of uint8 `images` against a
-    reference ({"mean", "cov", "features"}), with the feature network `net`."""
+    reference ({"mean", "cov", "features"}), with the feature network `net`; given the
+    `labels` a conditional model was asked for, also the share its classifier reads back."""
     fake, probs = net.embed(images)
     real = reference["features"]
     m = min(len(real), len(fake))
@@ -158,7 +159,9 @@ def compare(net, images, reference, seed=0):
             "kid": round(kid, 5), "kid_std": round(kid_std, 5),
             "precision": round(precision, 4), "recall": round(recall, 4),
             "inception_score": round(score, 3), "inception_score_std": round(score_std, 3),
-            "inception_score_head": head, "num": int(len(images)), "num_reference": int(len(real))}
+            "inception_score_head": head, "num": int(len(images)), "num_reference": int(len(real)),
+            **({"label_accuracy": round(float((probs[head].argmax(1) == labels).mean()), 4)}
+               if labels is not None else {})}
 
 
 def evaluate(name, num=10000, features=None, seed=0, **generate_kwargs):
@@ -179,7 +182,12 @@ def evaluate(name, num=10000, features=None, seed=0, **generate_kwargs):
     features = features or default_features(name)
     net = feature_network(features)
     start = time.time()
+    labels = None
+    if getattr(model, "num_classes", None):  # conditional: every class in turn
+        labels = np.arange(num) % model.num_classes
+        generate_kwargs = {**generate_kwargs, "labels": labels}
     images = model.generate(num, seed=seed, **generate_kwargs)
+    generate_kwargs.pop("labels", None)
     sampling_s = time.time() - start
     size = images.shape[1]
     if features == "inception":
@@ -191,7 +199,9 @@ def evaluate(name, num=10000, features=None, seed=0, **generate_kwargs):
                                   f"{name} draws {images.shape[-1]}")
         reference = load_reference(features, size)
         note = NOTE.format(features=features)
-    result = compare(net, images, reference, seed=seed)
+    if labels is not None and net.heads.get(net.label_heads[0]) != model.num_classes:
+        labels = None  # the classifier does not know these classes
+    result = compare(net, images, reference, seed=seed, labels=labels)
     return {"model": str(name), "features": features, **result, "seed": seed,
             "image_size": f"{images.shape[1]}x{images.shape[2]}", **generate_kwargs,
             "backend": keras.backend.backend(), "sampling_s": round(sampling_s, 1),
