@@ -82,7 +82,7 @@ def forward_flops(model):
                 rows *= d
             total += 2 * rows * layer.input.shape[-1] * layer.units
         elif isinstance(layer, layers.MultiHeadAttention):
-            seq, dim = layer._query_shape[1], layer._query_shape[-1]
+            _, seq, dim = layer._inbound_nodes[0].input_tensors[0].shape
             inner = layer._num_heads * layer._key_dim
             total += 2 * seq * dim * inner * 4 + 2 * 2 * seq * seq * inner
     return total

@@ -125,7 +125,7 @@ def test_zoo_eval_writes_json_and_the_card(tmp_path, monkeypatch):
     assert result["fid"] > 0 and 0 <= result["precision"] <= 1
     assert "not with Inception-v3" in result["note"]
     card = json.loads((tmp_path / "gan_mnist" / "metadata.json").read_text())
-    assert card["evaluation"]["features_digits"]["fid"] == result["fid"]
+    assert card["evaluation"]["features_digits num=300"]["fid"] == result["fid"]
     assert zoo.load(tmp_path / "gan_mnist") is not None  # the weights' checksum still holds
 
 

@@ -219,8 +219,8 @@ def inception_reference(net, name, num, size):
 
 
 def result_key(result):
-    """The card entry a result is stored under: features, plus sampler settings if any."""
-    extra = [f"{k}={result[k]}" for k in ("sampler", "steps", "eta") if k in result]
+    """The card entry a result is stored under: features, sample count, sampler settings."""
+    extra = [f"{k}={result[k]}" for k in ("num", "sampler", "steps", "eta") if k in result]
     return " ".join([result["features"], *extra])
 
 
