@@ -187,3 +187,27 @@ def test_regular_form_accepts_the_four_forms_and_nothing_else():
     assert not regular_form(wujue.replace("明月光", "明月"))  # a short line
     assert not regular_form(wujue.replace("，疑", "。疑"))  # punctuation out of place
     assert not regular_form(wujue[:12])  # one couplet only
+
+
+def test_a_resumed_run_draws_the_windows_of_the_next_epoch_not_the_first_again(tmp_path):
+    import argparse
+
+    from zoo import training
+
+    class Recorded(RandomWindows):
+        seen = []
+
+        def __getitem__(self, step):
+            Recorded.seen.append(self.epoch)
+            return super().__getitem__(step)
+
+    model = small_gpt(num_layers=1, embed_dim=16)
+    model.compile()
+    ids = model.tokenizer.encode(TEXT)
+    args = argparse.Namespace(workdir=str(tmp_path / "run"), fresh=False, epochs=1, verbose=0, batch_size=4)
+    training.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
+    assert min(Recorded.seen) == 0  # (Keras may fetch ahead into the next epoch)
+    Recorded.seen.clear()
+    args.epochs = 2  # the same workdir: BackupAndRestore resumes at epoch 2
+    training.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
+    assert min(Recorded.seen) == 1, Recorded.seen

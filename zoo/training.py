@@ -127,6 +127,9 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
     workdir.mkdir(parents=True, exist_ok=True)
     if not isinstance(x, keras.utils.PyDataset):
         fit_kwargs = {"batch_size": args.batch_size, "shuffle": True, **fit_kwargs}
+    elif hasattr(x, "epoch") and (workdir / "log.csv").exists():
+        # a resumed run: a dataset that draws by (seed, epoch, step) goes on where it was
+        x.epoch = len(next(iter(read_log(workdir / "log.csv").values()), []))
     model.fit(x, epochs=args.epochs, verbose=args.verbose,
               callbacks=_callbacks(model, workdir, grid, grid_every, text), **fit_kwargs)
     return read_log(workdir / "log.csv")
