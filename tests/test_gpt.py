@@ -206,8 +206,8 @@ def test_a_resumed_run_draws_the_windows_of_the_next_epoch_not_the_first_again(t
     ids = model.tokenizer.encode(TEXT)
     args = argparse.Namespace(workdir=str(tmp_path / "run"), fresh=False, epochs=1, verbose=0, batch_size=4)
     training.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
-    assert min(Recorded.seen) == 0  # (Keras may fetch ahead into the next epoch)
+    first = min(Recorded.seen)  # 0, or 1 where the backend's data adapter calls on_epoch_end first
     Recorded.seen.clear()
     args.epochs = 2  # the same workdir: BackupAndRestore resumes at epoch 2
     training.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
-    assert min(Recorded.seen) == 1, Recorded.seen
+    assert min(Recorded.seen) == first + 1, (first, Recorded.seen)
