@@ -59,6 +59,7 @@ def main(argv=None):
     import keras
 
     from zoo import data, viz
+    from zoo.core.model import to_uint8
     from zoo.models.diffusion import DDPM
 
     size = (spec["size"], spec["size"])
@@ -74,10 +75,8 @@ def main(argv=None):
         name=args.variant))
     model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))
     noise = model.sample_noise(64, seed=0)
-    grid = lambda: model.denoise(noise, "ddim", min(20, model.timesteps))  # noqa: E731
-    from zoo.core.model import to_uint8
-
-    history = training.fit(model, x, args, grid=lambda: to_uint8(grid()))
+    history = training.fit(model, x, args,
+                           grid=lambda: to_uint8(model.denoise(noise, "ddim", min(20, model.timesteps))))
 
     start = time.time()
     _, path = model.denoise(model.sample_noise(8, seed=1), "ddim", min(50, model.timesteps), chunks=10,

@@ -39,8 +39,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     spec = dict(VARIANTS[args.variant])
     dataset, sizes = spec.pop("data"), spec.pop("sizes")
-    args.epochs = args.epochs or spec.pop("epochs")
-    spec.pop("epochs", None)
+    epochs = spec.pop("epochs")
+    args.epochs = args.epochs or epochs
     args.data = args.data or dataset
     if args.workdir == "runs/features":
         args.workdir = f"runs/{args.variant}"
