@@ -1,5 +1,6 @@
-"""Blocks shared by zoo's models: the Transformer's causal self-attention and block, and
-the UNet of the diffusion models.
+"""Blocks shared by zoo's models: Keras' convolution and normalization layers with torch
+fast paths, the Transformer's causal self-attention and block, and the UNet of the
+diffusion models.
 
 Each block runs in two modes: `layer(x)` over a whole sequence (training, scoring), and
 `layer(x, cache=..., index=...)` over the new tokens only, reading and writing a
@@ -11,6 +12,58 @@ import math
 
 import keras
 from keras import layers, ops
+
+from zoo.core import backend
+
+
+# -- Keras layers, fast on torch -------------------------------------------------------
+# Same weights, configs, names and results as Keras' layers (tests/test_layers.py); on
+# torch they take the fused, copy-free paths of zoo.core.backend where those apply (float32,
+# channels_last data, no dilation), which makes the DCGAN train step about 1.3x faster there.
+def _fast(x, *variables):
+    return backend.BACKEND == "torch" and all(keras.backend.standardize_dtype(t.dtype) == "float32"
+                                             for t in (x, *variables))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Conv2D(layers.Conv2D):
+    def convolution_op(self, inputs, kernel):
+        if _fast(inputs, kernel) and self.data_format == "channels_last" and self.dilation_rate == (1, 1):
+            y = backend.conv2d(inputs, ops.convert_to_tensor(kernel), self.strides, self.padding, self.groups)
+            if y is not None:
+                return y
+        return super().convolution_op(inputs, kernel)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Conv2DTranspose(layers.Conv2DTranspose):
+    def call(self, inputs):
+        y = None
+        if (_fast(inputs, self.kernel) and self.data_format == "channels_last" and self.output_padding is None
+                and self.dilation_rate == (1, 1)):
+            y = backend.conv2d_transpose(inputs, ops.convert_to_tensor(self.kernel), self.strides, self.padding)
+        if y is None:
+            return super().call(inputs)
+        if self.use_bias:
+            y = y + self.bias
+        return y if self.activation is None else self.activation(y)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class BatchNormalization(layers.BatchNormalization):
+    def call(self, inputs, training=None, mask=None):
+        if (mask is not None or self.renorm or not (self.scale and self.center) or self.axis not in (-1, inputs.ndim - 1)
+                or not _fast(inputs, self.gamma, self.moving_mean)):
+            return super().call(inputs, training=training, mask=mask)
+        training = bool(training and self.trainable)
+        tensor = ops.convert_to_tensor
+        y, mean, variance = backend.batch_norm(inputs, tensor(self.gamma), tensor(self.beta), tensor(self.moving_mean),
+                                               tensor(self.moving_variance), self.epsilon, training)
+        if training:
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
+        return y
 
 
 def normal(stddev=0.02):
@@ -126,11 +179,11 @@ def _group_norm(width):
 def res_block(x, temb, width, dropout=0.0):
     """GroupNorm-swish-conv, plus the projected time embedding, GroupNorm-swish-dropout-conv,
     and a residual connection (1x1 conv where the width changes)."""
-    skip = x if x.shape[-1] == width else layers.Conv2D(width, 1)(x)
-    h = layers.Conv2D(width, 3, padding="same")(layers.Activation("swish")(_group_norm(x.shape[-1])(x)))
+    skip = x if x.shape[-1] == width else Conv2D(width, 1)(x)
+    h = Conv2D(width, 3, padding="same")(layers.Activation("swish")(_group_norm(x.shape[-1])(x)))
     h = h + layers.Reshape((1, 1, width))(layers.Dense(width)(temb))
     h = layers.Dropout(dropout)(layers.Activation("swish")(_group_norm(width)(h)))
-    return skip + layers.Conv2D(width, 3, padding="same")(h)
+    return skip + Conv2D(width, 3, padding="same")(h)
 
 
 def attention_block(x, num_heads=4):
@@ -151,7 +204,7 @@ def build_unet(image_shape, widths=(32, 64, 128), blocks=1, attention=(2,), drop
     temb = SinusoidalEmbedding(widths[0])(t_in)
     temb = layers.Dense(4 * widths[0])(layers.Dense(4 * widths[0], activation="swish")(temb))
     temb = layers.Activation("swish")(temb)
-    x = layers.Conv2D(widths[0], 3, padding="same")(x_in)
+    x = Conv2D(widths[0], 3, padding="same")(x_in)
     skips = []
     for level, width in enumerate(widths):
         for _ in range(blocks):
@@ -160,7 +213,7 @@ def build_unet(image_shape, widths=(32, 64, 128), blocks=1, attention=(2,), drop
                 x = attention_block(x)
             skips.append(x)
         if level < len(widths) - 1:
-            x = layers.Conv2D(width, 3, strides=2, padding="same")(x)
+            x = Conv2D(width, 3, strides=2, padding="same")(x)
     x = attention_block(res_block(x, temb, widths[-1], dropout))
     x = res_block(x, temb, widths[-1], dropout)
     for level, width in reversed(list(enumerate(widths))):
@@ -169,7 +222,7 @@ def build_unet(image_shape, widths=(32, 64, 128), blocks=1, attention=(2,), drop
             if level in attention:
                 x = attention_block(x)
         if level > 0:
-            x = layers.Conv2D(width, 3, padding="same")(layers.UpSampling2D(2)(x))
+            x = Conv2D(width, 3, padding="same")(layers.UpSampling2D(2)(x))
     x = layers.Activation("swish")(_group_norm(widths[0])(x))
-    out = layers.Conv2D(image_shape[-1], 3, padding="same", kernel_initializer="zeros")(x)
+    out = Conv2D(image_shape[-1], 3, padding="same", kernel_initializer="zeros")(x)
     return keras.Model([x_in, t_in], out, name=name)

@@ -21,6 +21,7 @@ import math
 import keras
 from keras import layers
 
+from zoo.layers import BatchNormalization, Conv2D, Conv2DTranspose
 from zoo.models.gan import AdversarialModel
 
 
@@ -30,7 +31,7 @@ def _init():
 
 
 def _bn():
-    return layers.BatchNormalization(gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
+    return BatchNormalization(gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
 
 
 def _doublings(image_shape):
@@ -47,10 +48,10 @@ def build_generator(latent_dim, width, image_shape):
     x = layers.Dense(4 * 4 * width * 2 ** (n - 1), use_bias=False, kernel_initializer=_init())(z)
     x = layers.ReLU()(_bn()(layers.Reshape((4, 4, width * 2 ** (n - 1)))(x)))
     for i in reversed(range(n - 1)):
-        x = layers.Conv2DTranspose(width * 2 ** i, 4, strides=2, padding="same", use_bias=False,
+        x = Conv2DTranspose(width * 2 ** i, 4, strides=2, padding="same", use_bias=False,
                                    kernel_initializer=_init())(x)
         x = layers.ReLU()(_bn()(x))
-    image = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", activation="tanh",
+    image = Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", activation="tanh",
                                    kernel_initializer=_init())(x)
     return keras.Model(z, image, name="generator")
 
@@ -61,7 +62,7 @@ def build_discriminator(image_shape, width, batch_norm=True, name="discriminator
     x = image
     for i in range(n):
         normed = batch_norm and i > 0
-        x = layers.Conv2D(width * 2 ** i, 4, strides=2, padding="same", use_bias=not normed,
+        x = Conv2D(width * 2 ** i, 4, strides=2, padding="same", use_bias=not normed,
                           kernel_initializer=_init())(x)
         x = layers.LeakyReLU(0.2)(_bn()(x) if normed else x)
     return keras.Model(image, layers.Dense(1, kernel_initializer=_init())(layers.Flatten()(x)), name=name)

@@ -24,13 +24,14 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.core import ZooModel, backend
+from zoo.layers import BatchNormalization, Conv2D
 
 
 # -- blocks --------------------------------------------------------------------------
 def conv_block(x, width):
     for _ in range(2):
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = layers.ReLU()(BatchNormalization()(x))
     return layers.MaxPooling2D(2)(x)
 
 

@@ -16,6 +16,7 @@ import keras
 from keras import layers, ops
 
 from zoo.core import LatentImageModel
+from zoo.layers import BatchNormalization
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -24,7 +25,7 @@ def generator_mlp(x, units, image_shape):
     for i, n in enumerate(units):
         x = layers.Dense(n)(x)
         if i > 0:
-            x = layers.BatchNormalization(momentum=0.9)(x)
+            x = BatchNormalization(momentum=0.9)(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
     return layers.Reshape(image_shape)(x)

@@ -22,13 +22,14 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.core import LatentImageModel, batched
+from zoo.layers import Conv2D, Conv2DTranspose
 
 
 # -- blocks --------------------------------------------------------------------------
 def build_encoder(image_shape, latent_dim, units):
     image = keras.Input(image_shape, name="image")
-    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(image)
-    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
+    x = Conv2D(32, 3, strides=2, padding="same", activation="relu")(image)
+    x = Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
     x = layers.Dense(units, activation="relu")(layers.Flatten()(x))
     mean = layers.Dense(latent_dim, name="mean")(x)
     log_var = layers.Dense(latent_dim, name="log_var")(x)
@@ -41,8 +42,8 @@ def build_decoder(image_shape, latent_dim, units):
     x = layers.Dense(units, activation="relu")(z)
     x = layers.Dense(h * w * 64, activation="relu")(x)
     x = layers.Reshape((h, w, 64))(x)
-    x = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
-    logits = layers.Conv2DTranspose(image_shape[-1], 3, strides=2, padding="same", name="logits")(x)
+    x = Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
+    logits = Conv2DTranspose(image_shape[-1], 3, strides=2, padding="same", name="logits")(x)
     return keras.Model(z, logits, name="decoder")
 
 
