@@ -1,0 +1,80 @@
+"""Where the time of a DCGAN 64x64 train step goes on PyTorch: Keras (zoo's DCGAN under
+`model.fit`) against the native channels_last reference, op by op (torch.profiler).
+
+    python benchmarks/profile_torch.py                  # both, zoo's layers as shipped
+    python benchmarks/profile_torch.py --keras-layers   # zoo's DCGAN built from Keras' own
+                                                        # Conv2D/Conv2DTranspose/BatchNorm
+
+Prints, for each, the ops by self CPU time per step and the ops' callers (the parent op),
+which is how the copies, pads and unfused batch norms of Keras' torch backend showed up
+(see README, "Choosing a backend").
+"""
+
+import argparse
+import collections
+import os
+import pathlib
+import sys
+
+os.environ["KERAS_BACKEND"] = "torch"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+
+def keras_step(width, batch, keras_layers):
+    import numpy as np
+
+    if keras_layers:  # build the model from Keras' layers instead of zoo.layers' fast ones
+        from keras import layers
+
+        import zoo.models.dcgan as dcgan
+
+        dcgan.Conv2D, dcgan.Conv2DTranspose = layers.Conv2D, layers.Conv2DTranspose
+        dcgan.BatchNormalization = layers.BatchNormalization
+    from zoo.models.dcgan import DCGAN
+
+    model = DCGAN(width=width, seed=0)
+    model.compile()
+    x = np.random.default_rng(0).integers(0, 256, (batch, 64, 64, 3)).astype("uint8")
+    return lambda: model.fit(x, batch_size=batch, epochs=1, verbose=0)
+
+
+def profile(step, steps, rows):
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(3):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    total = collections.Counter()
+    calls = collections.Counter()
+    for event in prof.events():
+        parent = event.cpu_parent.name if event.cpu_parent is not None else "(python)"
+        key = (event.name, parent)
+        total[key] += event.self_cpu_time_total
+        calls[key] += 1
+    all_ms = sum(total.values()) / 1000 / steps
+    print(f"self CPU time per step: {all_ms:.1f} ms")
+    print(f"{'ms/step':>8} {'calls':>6}  op <- caller")
+    for (name, parent), us in total.most_common(rows):
+        print(f"{us / 1000 / steps:8.1f} {calls[(name, parent)] // steps:6d}  {name} <- {parent}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--rows", type=int, default=20)
+    p.add_argument("--keras-layers", action="store_true")
+    args = p.parse_args(argv)
+    from benchmarks import native
+
+    print(f"== Keras on torch ({'Keras layers' if args.keras_layers else 'zoo.layers'}) ==")
+    profile(keras_step(args.width, args.batch, args.keras_layers), args.steps, args.rows)
+    print("\n== native PyTorch, channels_last ==")
+    profile(native.torch_step(args.width, args.batch, channels_last=True), args.steps, args.rows)
+
+
+if __name__ == "__main__":
+    main()
