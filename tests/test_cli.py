@@ -100,3 +100,18 @@ def test_flags_of_another_kind_of_model_are_refused():
                           (["ddpm_mnist", "--sampler", "ddpm", "--steps", "10"], "takes all T=1000 steps")]:
         proc = run(["-m", "zoo", "sample", *args, "--num", "1"], check=False)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr[-300:])
+
+
+def test_bench_measures_a_backend_against_itself_and_writes_the_table(tmp_path, backend):
+    # `zoo bench` = benchmarks/backends.py: each configuration in its own process, a table,
+    # JSON and a chart. (What it measures is checked for shape and sense, never for speed.)
+    run(["-m", "zoo", "bench", "--quick", "--models", "gan_mnist", "--configs", f"keras-{backend}",
+         "--out", str(tmp_path)], timeout=900)
+    report = json.loads((tmp_path / "backends.json").read_text())
+    (result,) = report["results"]
+    assert "error" not in result, result
+    assert result["keras_backend"] == backend and result["step_ms_min"] <= result["step_ms"] <= result["step_ms_max"]
+    assert result["flops_per_step"] > 0 and 0 < result["utilization"] and result["sampling"]["images_per_s"] > 0
+    assert all(v > 0 for v in report["matmul_peak_gflops"].values())
+    assert f"| gan_mnist | keras-{backend} |" in (tmp_path / "backends.md").read_text()
+    assert (tmp_path / "backends.png").stat().st_size > 1000

@@ -141,6 +141,17 @@ def cmd_train(args, rest):
     module.main(argv)
 
 
+def cmd_bench(args, rest):
+    """benchmarks/backends.py of a source checkout (benchmarks/ is not installed with the package)."""
+    script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "backends.py"
+    if not script.exists():
+        raise ZooError(f"zoo bench runs {script.relative_to(script.parents[2])} of a source checkout of zoo, "
+                       "which is not here (benchmarks/ is not part of the installed package)")
+    sys.path.insert(0, str(script.parents[1]))
+    sys.argv[0] = "zoo bench"
+    importlib.import_module("benchmarks.backends").main(rest)
+
+
 def diffusion_flags(s):
     s.add_argument("--sampler", choices=("ddim", "ddpm"), default=None,
                    help="diffusion models: ddim (default) or ddpm (ancestral, all T steps)")
@@ -183,17 +194,19 @@ def build_parser():
     s.add_argument("--update-card", action="store_true", help="store the result in the preset's card")
     s = sub.add_parser("train", parents=[backend], help="run a recipe (other flags go to it)")
     s.add_argument("name")
+    sub.add_parser("bench", help="compare the backends: python benchmarks/backends.py (flags go to it)",
+                   add_help=False)
     return p
 
 
 def main(argv=None):
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "train":
+    if rest and args.command not in ("train", "bench"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        if args.command == "train":
-            cmd_train(args, rest)
+        if args.command in ("train", "bench"):
+            {"train": cmd_train, "bench": cmd_bench}[args.command](args, rest)
         else:
             {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval}[args.command](args)
     except BrokenPipeError:  # e.g. `zoo info NAME | head`
