@@ -49,19 +49,15 @@ def assert_twins(a, b, x, atol=1e-5):
         np.testing.assert_allclose(wb, wa, atol=atol, rtol=1e-4)
 
 
-@pytest.mark.parametrize("config", CONV, ids=lambda c: str(sorted(c.items())))
-def test_conv2d_matches_keras(config):
-    keras.utils.set_random_seed(0)
-    x = np.random.default_rng(0).standard_normal((3, 10, 10, 4)).astype("float32")
-    a, b = twins(layers.Conv2D(**config), zl.Conv2D(**config), x.shape[1:])
-    assert_twins(a, b, x)
+CASES = ([("Conv2D", config, (3, 10, 10, 4)) for config in CONV]
+         + [("Conv2DTranspose", config, (3, 7, 7, 4)) for config in CONV_T])
 
 
-@pytest.mark.parametrize("config", CONV_T, ids=lambda c: str(sorted(c.items())))
-def test_conv2d_transpose_matches_keras(config):
+@pytest.mark.parametrize("name, config, shape", CASES, ids=lambda c: str(sorted(c.items())) if isinstance(c, dict) else None)
+def test_convolutions_match_keras(name, config, shape):
     keras.utils.set_random_seed(0)
-    x = np.random.default_rng(0).standard_normal((3, 7, 7, 4)).astype("float32")
-    a, b = twins(layers.Conv2DTranspose(**config), zl.Conv2DTranspose(**config), x.shape[1:])
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    a, b = twins(getattr(layers, name)(**config), getattr(zl, name)(**config), x.shape[1:])
     assert_twins(a, b, x)
 
 
