@@ -78,6 +78,23 @@ def test_ddim_with_eta_0_is_deterministic_and_eta_1_is_not(trained):
     np.testing.assert_array_equal(c, model.denoise(x_T, "ddim", 10, eta=1.0, seed=1))
 
 
+def test_a_call_without_eta_uses_the_models_eta_which_a_preset_keeps(trained, tmp_path):
+    model, _ = trained
+    x_T = model.sample_noise(3, seed=6)
+    assert model.eta == 0.0
+    deterministic = model.denoise(x_T, "ddim", 10, seed=1)
+    np.testing.assert_array_equal(deterministic, model.denoise(x_T, "ddim", 10, eta=0.0, seed=1))
+    stochastic = DDPM.from_config({**model.get_config(), "eta": 1.0})
+    stochastic.set_weights(model.get_weights())
+    loaded = zoo.load(zoo.save_preset(stochastic, tmp_path / "eta_1", dataset="fixture"))
+    assert loaded.eta == 1.0
+    np.testing.assert_allclose(loaded.denoise(x_T, "ddim", 10, seed=1),
+                               model.denoise(x_T, "ddim", 10, eta=1.0, seed=1), atol=1e-5)
+    assert not np.allclose(loaded.denoise(x_T, "ddim", 10, seed=1), deterministic, atol=1e-3)
+    with pytest.raises(ValueError, match="eta must be >= 0"):
+        small_ddpm(eta=-0.5)
+
+
 def test_ddpm_is_ddim_over_all_steps_with_eta_1(trained):
     model, _ = trained
     x_T = model.sample_noise(3, seed=4)

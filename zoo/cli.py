@@ -156,7 +156,8 @@ def diffusion_flags(s):
     s.add_argument("--sampler", choices=("ddim", "ddpm"), default=None,
                    help="diffusion models: ddim (default) or ddpm (ancestral, all T steps)")
     s.add_argument("--steps", type=int, default=None, help="diffusion models: DDIM steps (default 50)")
-    s.add_argument("--eta", type=float, default=None, help="diffusion models: DDIM eta (default 0: deterministic)")
+    s.add_argument("--eta", type=float, default=None,
+                   help="diffusion models: DDIM eta (0: deterministic; default: the preset's, 1 for zoo's)")
 
 
 def build_parser():

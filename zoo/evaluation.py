@@ -176,9 +176,9 @@ def evaluate(name, num=10000, features=None, seed=0, **generate_kwargs):
         raise EvaluationError(f"{name} is a {model.family} model; zoo eval measures image models")
     if model.family == "diffusion":  # record the sampler settings in full
         sampler = generate_kwargs.get("sampler", "ddim")
-        steps = len(model.schedule_for(sampler, generate_kwargs.get("steps"), generate_kwargs.get("eta", 0.0))[0])
-        generate_kwargs = {"sampler": sampler, "steps": steps,
-                           **({"eta": float(generate_kwargs.get("eta", 0.0))} if sampler == "ddim" else {})}
+        eta = model.eta if generate_kwargs.get("eta") is None else float(generate_kwargs["eta"])
+        steps = len(model.schedule_for(sampler, generate_kwargs.get("steps"), eta)[0])
+        generate_kwargs = {"sampler": sampler, "steps": steps, **({"eta": eta} if sampler == "ddim" else {})}
     features = features or default_features(name)
     net = feature_network(features)
     start = time.time()
@@ -245,7 +245,7 @@ def table_row(result):
     model = result["model"]
     cells = {"model": model if model.startswith("real ") else f"`{model}`", "features": result["features"],
              "num": f"{result['num']:,}",
-             "sampler": (f"{result['sampler']}-{result['steps']}" + (f" η={result['eta']:g}" if result.get("eta") else "")
+             "sampler": (f"{result['sampler']}-{result['steps']}" + (f" η={result['eta']:g}" if "eta" in result else "")
                          if "sampler" in result else "—"),
              "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
              "precision": f"{result['precision']:.3f}", "recall": f"{result['recall']:.3f}",
