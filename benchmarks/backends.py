@@ -15,10 +15,10 @@ measures:
 * peak resident memory of the process (MiB).
 
 Configurations: Keras on TensorFlow (graph, and XLA with jit_compile=True), JAX (jit), and
-PyTorch (eager, and torch.compile with jit_compile=True); for the DCGAN train step the
-same network written natively (benchmarks/native.py) in PyTorch (eager NCHW, channels_last,
-torch.compile) and JAX (flax + optax, jit). Every figure is also given as a ratio to its
-native reference, measured in the same run.
+PyTorch (eager, and torch.compile with jit_compile=True); for the DCGAN and the DDPM UNet
+train steps the same networks written natively (benchmarks/native.py; the same parameter
+counts) in PyTorch (eager NCHW, channels_last, torch.compile) and JAX (flax + optax, jit).
+Every figure is also given as a ratio to its native reference, measured in the same run.
 
 The machine's matmul peak (float32, 2048x2048, best of several runs, numpy and torch) and
 each model's FLOPs per train step (counted from its layers; a multiply-add is 2 FLOPs;
@@ -57,6 +57,7 @@ CONFIGS = {  # name: (kind, backend, options)
     "native-torch-compile": ("native", "torch", {"channels_last": True, "compile": True}),
     "native-jax": ("native", "jax", {}),
 }
+NATIVE = ("dcgan_anime", "ddpm_mnist")  # the models benchmarks/native.py writes natively
 REFERENCE = {"keras-torch": "native-torch-cl", "keras-torch-compile": "native-torch-compile",
              "keras-jax": "native-jax", "keras-tensorflow": "native-torch-cl",
              "keras-tensorflow-xla": "native-torch-cl"}
@@ -131,12 +132,17 @@ def worker(args):
     import numpy as np
 
     if kind == "native":
-        if args.model != "dcgan_anime":
-            raise SystemExit(f"native references exist for dcgan_anime only, not {args.model}")
+        if args.model not in NATIVE:
+            raise SystemExit(f"native references exist for {', '.join(NATIVE)} only, not {args.model}")
         from benchmarks import native
 
-        step = (native.torch_step(spec["width"], spec["batch"], **options) if backend == "torch"
-                else native.jax_step(spec["width"], spec["batch"]))
+        if args.model == "dcgan_anime":
+            step = (native.torch_step(spec["width"], spec["batch"], **options) if backend == "torch"
+                    else native.jax_step(spec["width"], spec["batch"]))
+        else:
+            sizes = dict(widths=spec["widths"], batch=spec["batch"], shape=spec["shape"])
+            step = (native.torch_unet_step(**sizes, **options) if backend == "torch"
+                    else native.jax_unet_step(**sizes))
         first, per_step = timed_runs(lambda n: [step() for _ in range(n)], args.warmup, args.steps, args.repeats)
     else:
         import keras
@@ -264,6 +270,12 @@ def markdown(report):
             + (f"{r['gflops_per_s']} ({100 * r['utilization']:.1f}%)" if "gflops_per_s" in r else "—")
             + f" | {r.get('sampling', {}).get('images_per_s', '—')} | {r['peak_rss_mib']} |")
     lines += ["", "vs native: native step time / this step time (above 1: faster than the reference)."]
+    dates = {}
+    for r in report["results"]:
+        dates.setdefault(r.get("date", report["date"]), set()).add(r["model"])
+    if len(dates) > 1:
+        lines += ["", "Measured: " + "; ".join(f"{', '.join(sorted(m))} on {d}" for d, m in sorted(dates.items()))
+                  + " (the matmul peak on the latest date)."]
     return "\n".join(lines) + "\n"
 
 
@@ -279,8 +291,8 @@ def chart(report, path):
         rows = [r for r in report["results"] if r["model"] == model and "error" not in r]
         names = [r["config"] for r in rows]
         ax.barh(names, [r["samples_per_s"] for r in rows],
-                xerr=[[r["samples_per_s"] - r["batch"] / (r["step_ms_max"] / 1000) for r in rows],
-                      [r["batch"] / (r["step_ms_min"] / 1000) - r["samples_per_s"] for r in rows]],
+                xerr=[[max(0.0, r["samples_per_s"] - r["batch"] / (r["step_ms_max"] / 1000)) for r in rows],
+                      [max(0.0, r["batch"] / (r["step_ms_min"] / 1000) - r["samples_per_s"]) for r in rows]],
                 color=["tab:gray" if n.startswith("native") else "tab:blue" for n in names])
         ax.set_title(f"{model}: train samples/s")
         ax.invert_yaxis()
@@ -300,6 +312,9 @@ def main(argv=None):
     p.add_argument("--timeout", type=int, default=600, help="seconds per configuration")
     p.add_argument("--quick", action="store_true", help="steps 2, warmup 2, repeats 2")
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows of models not run now from the backends.json in --out (each row "
+                        "keeps its run's date; ratios are always within one model's run)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
@@ -313,16 +328,24 @@ def main(argv=None):
     results = []
     for model in args.models:
         for config in args.configs:
-            if CONFIGS[config][0] == "native" and model != "dcgan_anime":
+            if CONFIGS[config][0] == "native" and model not in NATIVE:
                 continue
             r = run_config(model, config, args)
             print(json.dumps(r), flush=True)
             results.append(r)
     add_ratios(results, peak)
-    report = {"date": datetime.date.today().isoformat(), "machine": machine(), "python": platform.python_version(),
+    today = datetime.date.today().isoformat()
+    for r in results:
+        r["date"] = today
+    out = pathlib.Path(args.out)
+    if args.merge and (out / "backends.json").exists():
+        earlier = json.loads((out / "backends.json").read_text())
+        kept = [dict(r, date=r.get("date", earlier["date"])) for r in earlier["results"]
+                if r["model"] not in args.models]
+        results = kept + results
+    report = {"date": today, "machine": machine(), "python": platform.python_version(),
               "matmul_peak_gflops": peak, "results": results, "total_s": round(time.time() - start),
               "settings": f"steps {args.steps} x repeats {args.repeats} after warmup {args.warmup}"}
-    out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "backends.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "backends.md").write_text(markdown(report))

@@ -1,10 +1,11 @@
 """Native references for benchmarks/backends.py: the DCGAN 64x64 train step of
 zoo/models/dcgan.py (width w, batch B, Adam(2e-4, 0.5) for G and D, non-saturating loss,
-one G and one D update per batch, BatchNorm in training mode), written directly in
-PyTorch (torch.nn) and in JAX (flax.linen + optax), without Keras.
+one G and one D update per batch, BatchNorm in training mode) and the DDPM UNet train
+step of zoo/models/diffusion.py (below), written directly in PyTorch (torch.nn) and in JAX
+(flax.linen + optax), without Keras.
 
-Each `*_step(width, batch, ...)` returns `step()`, which runs one training step on a
-fixed batch of real images and blocks until it is done.
+Each `*_step(...)` returns `step()`, which runs one training step on a fixed batch of
+real images and blocks until it is done.
 """
 
 import numpy as np
@@ -144,6 +145,207 @@ def jax_step(width=32, batch=64, seed=0):
 
     def step():
         holder[0], loss = train_step(holder[0], real)
+        return float(np.asarray(loss))
+
+    return step
+
+
+# -- the DDPM UNet train step (zoo/models/diffusion.py with zoo/layers.py's build_unet) --
+# eps-prediction MSE at a uniform random t, linear betas (T = 1000), AdamW(1e-3, weight
+# decay 1e-4) with each gradient clipped to norm 1 (Keras' clipnorm), and the EMA update of
+# every weight (decay 0.999) after the step. One residual block per resolution, GroupNorm
+# (min(8, width) groups), swish, the time embedding (sinusoidal -> Dense 4w -> Dense 4w)
+# added in every block, 4-head self-attention at the lowest resolution and in the middle,
+# stride-2 convolutions down, nearest-neighbour x2 + conv up.
+def _alphas_cumprod(timesteps=1000):
+    return np.cumprod(1 - np.linspace(1e-4, 0.02, timesteps)).astype("float32")
+
+
+def torch_unet_step(widths=(32, 64, 96), batch=64, shape=(28, 28, 1), channels_last=False, compile=False,
+                    seed=0, ema_decay=0.999):
+    import torch
+    from torch import nn
+
+    F = nn.functional
+    torch.manual_seed(seed)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    attention = (len(widths) - 1,)
+
+    def norm(c):
+        return nn.GroupNorm(min(8, c), c, eps=1e-5)
+
+    class Res(nn.Module):
+        def __init__(self, cin, cout, tdim):
+            super().__init__()
+            self.n1, self.c1, self.t = norm(cin), nn.Conv2d(cin, cout, 3, padding=1), nn.Linear(tdim, cout)
+            self.n2, self.c2 = norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+        def forward(self, x, temb):
+            h = self.c1(F.silu(self.n1(x))) + self.t(temb)[:, :, None, None]
+            return self.skip(x) + self.c2(F.silu(self.n2(h)))
+
+    class Attention(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.norm, self.mha = norm(c), nn.MultiheadAttention(c, 4, batch_first=True)
+
+        def forward(self, x):
+            b, c, h, w = x.shape
+            y = self.norm(x).flatten(2).transpose(1, 2)
+            y = self.mha(y, y, y, need_weights=False)[0]
+            return x + y.transpose(1, 2).reshape(b, c, h, w).contiguous(memory_format=fmt)
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            w0, channels, self.dim = widths[0], shape[-1], widths[0]
+            tdim = 4 * w0
+            self.temb = nn.Sequential(nn.Linear(w0, tdim), nn.SiLU(), nn.Linear(tdim, tdim), nn.SiLU())
+            self.inp = nn.Conv2d(channels, w0, 3, padding=1)
+            self.down, self.up, skips, c = nn.ModuleList(), nn.ModuleList(), [], w0
+            for level, w in enumerate(widths):
+                self.down.append(nn.ModuleList([Res(c, w, tdim), Attention(w) if level in attention else nn.Identity(),
+                                                nn.Conv2d(w, w, 3, 2, 1) if level < len(widths) - 1 else nn.Identity()]))
+                c = w
+                skips.append(w)
+            self.mid = nn.ModuleList([Res(c, c, tdim), Attention(c), Res(c, c, tdim)])
+            for level, w in reversed(list(enumerate(widths))):
+                self.up.append(nn.ModuleList([Res(c + skips.pop(), w, tdim),
+                                              Attention(w) if level in attention else nn.Identity(),
+                                              nn.Conv2d(w, w, 3, padding=1) if level > 0 else nn.Identity()]))
+                c = w
+            self.out = nn.Sequential(norm(w0), nn.SiLU(), nn.Conv2d(w0, channels, 3, padding=1))
+
+        def forward(self, x, t):
+            half = self.dim // 2
+            freqs = torch.exp(-np.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+            angles = t.float()[:, None] * freqs[None]
+            temb = self.temb(torch.cat([angles.sin(), angles.cos()], 1))
+            x, skips = self.inp(x), []
+            for res, attn, down in self.down:
+                x = attn(res(x, temb))
+                skips.append(x)
+                x = down(x)
+            res1, attn, res2 = self.mid
+            x = res2(attn(res1(x, temb)), temb)
+            for res, attn, conv in self.up:
+                x = attn(res(torch.cat([x, skips.pop()], 1), temb))
+                if not isinstance(conv, nn.Identity):
+                    x = conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+            return self.out(x)
+
+    net = UNet().to(memory_format=fmt)
+    params = list(net.parameters())
+    ema = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, 1e-3, weight_decay=1e-4)
+    abar = torch.from_numpy(_alphas_cumprod())
+    x0 = (torch.rand(batch, shape[-1], *shape[:2]) * 2 - 1).contiguous(memory_format=fmt)
+
+    def train_step(x0):
+        t = torch.randint(0, len(abar), (x0.shape[0],))
+        noise = torch.randn_like(x0)
+        a = abar[t][:, None, None, None]
+        loss = F.mse_loss(net(a.sqrt() * x0 + (1 - a).sqrt() * noise, t), noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            for p, n in zip(params, torch._foreach_norm([p.grad for p in params])):
+                p.grad.mul_(torch.clamp(1.0 / (n + 1e-7), max=1.0))
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, params, 1 - ema_decay)
+        return loss.detach()
+
+    if compile:
+        train_step = torch.compile(train_step)
+
+    def step():
+        return float(train_step(x0))
+
+    return step
+
+
+def jax_unet_step(widths=(32, 64, 96), batch=64, shape=(28, 28, 1), seed=0, ema_decay=0.999):
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    attention = (len(widths) - 1,)
+
+    def norm(c):
+        return nn.GroupNorm(num_groups=min(8, c), epsilon=1e-5)
+
+    class Res(nn.Module):
+        width: int
+
+        @nn.compact
+        def __call__(self, x, temb):
+            skip = x if x.shape[-1] == self.width else nn.Conv(self.width, (1, 1))(x)
+            h = nn.Conv(self.width, (3, 3), padding="SAME")(nn.swish(norm(x.shape[-1])(x)))
+            h = h + nn.Dense(self.width)(temb)[:, None, None, :]
+            return skip + nn.Conv(self.width, (3, 3), padding="SAME")(nn.swish(norm(self.width)(h)))
+
+    class Attention(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            b, h, w, c = x.shape
+            y = norm(c)(x).reshape(b, h * w, c)
+            return x + nn.MultiHeadDotProductAttention(num_heads=4, qkv_features=c)(y, y).reshape(b, h, w, c)
+
+    class UNet(nn.Module):
+        @nn.compact
+        def __call__(self, x, t):
+            w0, half = widths[0], widths[0] // 2
+            angles = t.astype("float32")[:, None] * jnp.exp(-np.log(10000.0) * jnp.arange(half) / half)[None]
+            temb = jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], 1)
+            temb = nn.swish(nn.Dense(4 * w0)(nn.swish(nn.Dense(4 * w0)(temb))))
+            x, skips = nn.Conv(w0, (3, 3), padding="SAME")(x), []
+            for level, w in enumerate(widths):
+                x = Res(w)(x, temb)
+                x = Attention()(x) if level in attention else x
+                skips.append(x)
+                if level < len(widths) - 1:
+                    x = nn.Conv(w, (3, 3), (2, 2), padding="SAME")(x)
+            x = Res(widths[-1])(Attention()(Res(widths[-1])(x, temb)), temb)
+            for level, w in reversed(list(enumerate(widths))):
+                x = Res(w)(jnp.concatenate([x, skips.pop()], -1), temb)
+                x = Attention()(x) if level in attention else x
+                if level > 0:
+                    x = nn.Conv(w, (3, 3), padding="SAME")(jnp.repeat(jnp.repeat(x, 2, 1), 2, 2))
+            return nn.Conv(shape[-1], (3, 3), padding="SAME")(nn.swish(norm(w0)(x)))
+
+    net = UNet()
+    key = jax.random.PRNGKey(seed)
+    x0 = jax.random.uniform(key, (batch, *shape), minval=-1, maxval=1)
+    params = net.init(key, x0, jnp.zeros((batch,), "int32"))["params"]
+    clip_each = optax.stateless(lambda g, _: jax.tree.map(lambda u: u * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(u) + 1e-7)), g))
+    tx = optax.chain(clip_each, optax.adamw(1e-3, weight_decay=1e-4))
+    abar = jnp.asarray(_alphas_cumprod())
+
+    @jax.jit
+    def train_step(state, x0):
+        params, ema, opt, key = state
+        key, k1, k2 = jax.random.split(key, 3)
+        t = jax.random.randint(k1, (x0.shape[0],), 0, len(abar))
+        noise = jax.random.normal(k2, x0.shape)
+        a = abar[t][:, None, None, None]
+        x_t = jnp.sqrt(a) * x0 + jnp.sqrt(1 - a) * noise
+
+        def loss_fn(p):
+            return jnp.mean(jnp.square(net.apply({"params": p}, x_t, t) - noise))
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt = tx.update(grads, opt, params)
+        params = optax.apply_updates(params, updates)
+        ema = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params)
+        return (params, ema, opt, key), loss
+
+    holder = [(params, params, tx.init(params), key)]
+
+    def step():
+        holder[0], loss = train_step(holder[0], x0)
         return float(np.asarray(loss))
 
     return step
