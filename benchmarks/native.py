@@ -5,7 +5,8 @@ step of zoo/models/diffusion.py (below), written directly in PyTorch (torch.nn) 
 (flax.linen + optax), without Keras.
 
 Each `*_step(...)` returns `step()`, which runs one training step on a fixed batch of
-real images and blocks until it is done.
+real images and blocks until it is done (the torch ones carry their networks as
+`step.modules`).
 """
 
 import numpy as np
@@ -72,6 +73,7 @@ def torch_step(width=32, batch=64, channels_last=False, compile=False, seed=0):
     def step():
         return float(train_step(real))
 
+    step.modules = (G, D)
     return step
 
 
@@ -263,6 +265,7 @@ def torch_unet_step(widths=(32, 64, 96), batch=64, shape=(28, 28, 1), channels_l
     def step():
         return float(train_step(x0))
 
+    step.modules = (net,)
     return step
 
 
