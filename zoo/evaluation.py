@@ -271,21 +271,47 @@ def cards_table(names=None):
     return "\n".join([table_header()] + [table_row(r) for r in results])
 
 
-def write_into(path, table):
-    """Puts `table` between the <!-- evaluation-table --> markers of a markdown file."""
+def sampler_table(names=None, backend="tensorflow"):
+    """The speed/quality trade-off of the diffusion presets' samplers: per evaluation in
+    their cards, the time to draw 64 samples with that sampler on `backend` (the card's
+    `sampling_seconds_64`; eta does not change the cost), its speed-up over DDPM, and the
+    metrics. Rows with the same number of samples compare."""
+    rows = ["| model | sampler | 64 samples, s | vs DDPM | samples | FID ↓ | KID ×1000 ↓ | precision ↑ | recall ↑ |",
+            "|" + " --- |" * 9]
+    for name in names or registry.list_models():
+        card = registry.info(name)
+        times = card.get("sampling_seconds_64", {}).get(backend)
+        if card.get("family") != "diffusion" or not times:
+            continue
+        ddpm = next((s for k, s in times.items() if k.startswith("ddpm")), None)
+        results = sorted(card.get("evaluation", {}).values(),
+                         key=lambda r: (-r["num"], r["sampler"] != "ddpm", -r["steps"], r.get("eta", 1.0)))
+        for r in results:
+            seconds = times.get(f"{r['sampler']}-{r['steps']}")
+            rows.append(" | ".join([
+                f"| `{name}`", f"{r['sampler']}-{r['steps']}" + (f" η={r['eta']:g}" if "eta" in r else ""),
+                f"{seconds:g}" if seconds else "—", f"{ddpm / seconds:.0f}×" if seconds and ddpm else "—",
+                f"{r['num']:,}", f"{r['fid']:.2f}", f"{r['kid'] * 1000:.1f} ± {r['kid_std'] * 1000:.1f}",
+                f"{r['precision']:.3f}", f"{r['recall']:.3f} |"]))
+    return "\n".join(rows)
+
+
+def write_into(path, table, marker="evaluation-table"):
+    """Puts `table` between the <!-- marker --> ... <!-- /marker --> lines of a markdown file."""
     path = pathlib.Path(path)
     text = path.read_text(encoding="utf-8")
-    start, end = "<!-- evaluation-table -->", "<!-- /evaluation-table -->"
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
     if start not in text or end not in text:
         raise EvaluationError(f"{path} lacks the markers {start} ... {end}")
     head, rest = text.split(start, 1)
     path.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
 
 
-if __name__ == "__main__":  # python -m zoo.evaluation [--readme README.md]: the table of the cards
+if __name__ == "__main__":  # python -m zoo.evaluation [--readme README.md]: the tables of the cards
     import sys
 
-    table = cards_table()
-    print(table)
+    tables = {"evaluation-table": cards_table(), "sampler-table": sampler_table()}
+    print("\n\n".join(tables.values()))
     if sys.argv[1:2] == ["--readme"]:
-        write_into(sys.argv[2], table)
+        for marker, table in tables.items():
+            write_into(sys.argv[2], table, marker)
