@@ -9,7 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, ROOT
 
 import zoo
 from zoo import data, evaluation, metrics
@@ -154,3 +154,18 @@ def test_inception_features_offline_fail_with_a_clear_message(monkeypatch):
 def test_a_conditional_model_is_checked_for_the_labels_it_was_asked_for():
     result = evaluation.evaluate("cgan_mnist", num=200)
     assert result["label_accuracy"] > 0.9 and "labels" not in result
+
+
+def test_the_sampler_table_puts_each_diffusion_cards_times_next_to_its_metrics():
+    table = evaluation.sampler_table(["ddpm_anime", "gan_mnist"]).splitlines()
+    card = zoo.info("ddpm_anime")
+    times = card["sampling_seconds_64"]["tensorflow"]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
+    assert len(rows) == len(card["evaluation"]) and all(r[0] == "`ddpm_anime`" for r in rows)  # no GAN rows
+    for model, sampler, seconds, speedup, num, fid, *_ in rows:
+        name = sampler.split()[0]
+        assert float(seconds) == times[name]
+        assert speedup == f"{times['ddpm-1000'] / times[name]:.0f}×"
+        assert any(abs(r["fid"] - float(fid)) <= 0.005 and f"{r['sampler']}-{r['steps']}" == name
+                   for r in card["evaluation"].values())
+    assert "<!-- sampler-table -->" in (ROOT / "README.md").read_text(encoding="utf-8")
