@@ -241,16 +241,21 @@ COLUMNS = {"model": "model", "sampler": "sampler", "features": "features", "num"
            "kid": "KID ×1000 ↓", "precision": "precision ↑", "recall": "recall ↑", "inception_score": "IS ↑"}
 
 
-def table_row(result):
+def cells(result):
+    """A result's table cells, by COLUMNS key."""
     model = result["model"]
-    cells = {"model": model if model.startswith("real ") else f"`{model}`", "features": result["features"],
-             "num": f"{result['num']:,}",
-             "sampler": (f"{result['sampler']}-{result['steps']}" + (f" η={result['eta']:g}" if "eta" in result else "")
-                         if "sampler" in result else "—"),
-             "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
-             "precision": f"{result['precision']:.3f}", "recall": f"{result['recall']:.3f}",
-             "inception_score": f"{result['inception_score']:.2f}"}
-    return "| " + " | ".join(cells[c] for c in COLUMNS) + " |"
+    return {"model": model if model.startswith("real ") else f"`{model}`", "features": result["features"],
+            "num": f"{result['num']:,}",
+            "sampler": (f"{result['sampler']}-{result['steps']}" + (f" η={result['eta']:g}" if "eta" in result else "")
+                        if "sampler" in result else "—"),
+            "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
+            "precision": f"{result['precision']:.3f}", "recall": f"{result['recall']:.3f}",
+            "inception_score": f"{result['inception_score']:.2f}"}
+
+
+def table_row(result):
+    row = cells(result)
+    return "| " + " | ".join(row[c] for c in COLUMNS) + " |"
 
 
 def table_header():
@@ -287,12 +292,11 @@ def sampler_table(names=None, backend="tensorflow"):
         results = sorted(card.get("evaluation", {}).values(),
                          key=lambda r: (-r["num"], r["sampler"] != "ddpm", -r["steps"], r.get("eta", 1.0)))
         for r in results:
-            seconds = times.get(f"{r['sampler']}-{r['steps']}")
-            rows.append(" | ".join([
-                f"| `{name}`", f"{r['sampler']}-{r['steps']}" + (f" η={r['eta']:g}" if "eta" in r else ""),
-                f"{seconds:g}" if seconds else "—", f"{ddpm / seconds:.0f}×" if seconds and ddpm else "—",
-                f"{r['num']:,}", f"{r['fid']:.2f}", f"{r['kid'] * 1000:.1f} ± {r['kid_std'] * 1000:.1f}",
-                f"{r['precision']:.3f}", f"{r['recall']:.3f} |"]))
+            row, seconds = cells(r), times.get(f"{r['sampler']}-{r['steps']}")
+            rows.append("| " + " | ".join([
+                row["model"], row["sampler"], f"{seconds:g}" if seconds else "—",
+                f"{ddpm / seconds:.0f}×" if seconds and ddpm else "—",
+                *(row[c] for c in ("num", "fid", "kid", "precision", "recall"))]) + " |")
     return "\n".join(rows)
 
 
