@@ -1,9 +1,11 @@
-"""Where the time of a DCGAN 64x64 train step goes on PyTorch: Keras (zoo's DCGAN under
-`model.fit`) against the native channels_last reference, op by op (torch.profiler).
+"""Where the time of a train step goes on PyTorch: Keras (zoo's DCGAN 64x64, or the DDPM
+UNet of ddpm_mnist, under `model.fit`) against the native channels_last reference of
+benchmarks/native.py, op by op (torch.profiler).
 
-    python benchmarks/profile_torch.py                  # both, zoo's layers as shipped
+    python benchmarks/profile_torch.py                  # DCGAN, zoo's layers as shipped
     python benchmarks/profile_torch.py --keras-layers   # zoo's DCGAN built from Keras' own
                                                         # Conv2D/Conv2DTranspose/BatchNorm
+    python benchmarks/profile_torch.py --model ddpm_mnist   # the UNet step
 
 Prints, for each, the ops by self CPU time per step and the ops' callers (the parent op),
 which is how the copies, pads and unfused batch norms of Keras' torch backend showed up
@@ -38,6 +40,17 @@ def keras_step(width, batch, keras_layers):
     return lambda: model.fit(x, batch_size=batch, epochs=1, verbose=0)
 
 
+def keras_unet_step(batch):
+    import numpy as np
+
+    from benchmarks.backends import MODELS, build_keras
+
+    model = build_keras("ddpm_mnist")
+    model.compile()
+    x = np.random.default_rng(0).integers(0, 256, (batch, *MODELS["ddpm_mnist"]["shape"])).astype("uint8")
+    return lambda: model.fit(x, batch_size=batch, epochs=1, verbose=0)
+
+
 def profile(step, steps, rows):
     from torch.profiler import ProfilerActivity, profile
 
@@ -62,7 +75,8 @@ def profile(step, steps, rows):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--model", choices=("dcgan_anime", "ddpm_mnist"), default="dcgan_anime")
+    p.add_argument("--width", type=int, default=32, help="DCGAN width")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--rows", type=int, default=20)
@@ -70,10 +84,19 @@ def main(argv=None):
     args = p.parse_args(argv)
     from benchmarks import native
 
-    print(f"== Keras on torch ({'Keras layers' if args.keras_layers else 'zoo.layers'}) ==")
-    profile(keras_step(args.width, args.batch, args.keras_layers), args.steps, args.rows)
+    if args.model == "ddpm_mnist":
+        from benchmarks.backends import MODELS
+
+        spec = MODELS["ddpm_mnist"]
+        keras_run = keras_unet_step(args.batch)
+        native_run = native.torch_unet_step(spec["widths"], args.batch, spec["shape"], channels_last=True)
+    else:
+        keras_run = keras_step(args.width, args.batch, args.keras_layers)
+        native_run = native.torch_step(args.width, args.batch, channels_last=True)
+    print(f"== {args.model}: Keras on torch ({'Keras layers' if args.keras_layers else 'zoo.layers'}) ==")
+    profile(keras_run, args.steps, args.rows)
     print("\n== native PyTorch, channels_last ==")
-    profile(native.torch_step(args.width, args.batch, channels_last=True), args.steps, args.rows)
+    profile(native_run, args.steps, args.rows)
 
 
 if __name__ == "__main__":
