@@ -160,6 +160,7 @@ def jax_step(width=32, batch=64, seed=0):
 # added in every block, 4-head self-attention at the lowest resolution and in the middle,
 # stride-2 convolutions down, nearest-neighbour x2 + conv up.
 def _alphas_cumprod(timesteps=1000):
+    # zoo's beta_schedule("linear", 1000); not imported, so that no Keras loads in a native run
     return np.cumprod(1 - np.linspace(1e-4, 0.02, timesteps)).astype("float32")
 
 
