@@ -33,6 +33,19 @@ def test_the_ema_weights_follow_the_trained_weights(trained):
     assert len(model.trainable_weights) == len(model.network.trainable_weights)
 
 
+def test_one_step_updates_the_ema_weights_by_the_formula(digits):
+    """ema <- d * ema + (1 - d) * w with d = min(decay, (1 + n) / (10 + n)) at step n,
+    applied to every weight (on torch by one fused in-place update)."""
+    model = small_ddpm(ema_decay=0.9)
+    model.compile()
+    model.fit(digits[:16], batch_size=16, epochs=2, verbose=0)  # two steps: ema != weights
+    before = [numpy(v) for v in model.ema_network.weights]
+    model.fit(digits[:16], batch_size=16, epochs=1, verbose=0)
+    d = min(0.9, 4 / 13)  # n counts the optimizer steps, this one included
+    for old, ema, w in zip(before, model.ema_network.weights, model.network.weights):
+        np.testing.assert_allclose(numpy(ema), d * old + (1 - d) * numpy(w), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_the_forward_process_matches_its_closed_form(schedule):
     """Running the Markov chain x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) z from x_0

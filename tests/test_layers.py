@@ -1,4 +1,4 @@
-"""zoo.layers' Conv2D, Conv2DTranspose and BatchNormalization are Keras'
+"""zoo.layers' Conv2D, Conv2DTranspose, BatchNormalization and GroupNormalization are Keras'
 layers with torch fast paths: on every backend they must give Keras' outputs, gradients and
 moving statistics, from the same weights, including the configurations the fast paths
 leave to Keras (asymmetric padding, output_padding, dilation)."""
@@ -76,6 +76,41 @@ def test_batch_norm_matches_keras_with_moving_statistics(shape):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(b(x, training=False)), keras.ops.convert_to_numpy(a(x, training=False)), atol=1e-4)
 
 
+@pytest.mark.parametrize("shape, groups", [((6, 6, 8), 4), ((5, 7, 6), 6), ((1, 1, 4), 2), ((9, 6), 3)])
+def test_group_norm_matches_keras(shape, groups):
+    keras.utils.set_random_seed(0)
+    init = dict(groups=groups, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.2),
+                beta_initializer="random_normal")
+    a, b = twins(layers.GroupNormalization(**init), zl.GroupNormalization(**init), shape)
+    x = (3 * np.random.default_rng(0).standard_normal((4, *shape)) + 1).astype("float32")
+    assert_twins(a, b, x, atol=1e-4)
+
+
+def test_group_norm_gradients_match_keras_whatever_layout_the_gradient_has(backend):
+    # The UNet feeds GroupNorm's output to convolutions, attention (a reshape) and sums, so
+    # the gradient reaching torch's fused kernel comes in several layouts (expanded, NCHW).
+    if backend != "torch":
+        pytest.skip("the fused group norm is torch's fast path; elsewhere the layer is Keras' own")
+    import torch
+
+    x = torch.as_tensor(np.random.default_rng(0).standard_normal((2, 5, 5, 8)).astype("float32"))
+    a, b = layers.GroupNormalization(4), zl.GroupNormalization(4)
+    for layer in (a, b):
+        layer.build(x.shape)
+        layer.set_weights([np.linspace(0.5, 1.5, 8, dtype="float32"), np.linspace(-1, 1, 8, dtype="float32")])
+    w = torch.arange(8.0)
+    losses = {"sum": lambda y: y.sum(), "channel weights": lambda y: (y * w).sum(),
+              "NCHW square": lambda y: (y.permute(0, 3, 1, 2).contiguous() ** 2).sum(),
+              "attention-like": lambda y: (y.reshape(2, 25, 8) @ torch.ones(8, 3)).square().sum()}
+    for name, loss in losses.items():
+        grads = []
+        for layer in (a, b):
+            xt = x.clone().requires_grad_(True)
+            grads.append(torch.autograd.grad(loss(layer(xt)), [xt, *(v.value for v in layer.trainable_variables)]))
+        for ga, gb in zip(*grads):
+            np.testing.assert_allclose(gb.numpy(), ga.numpy(), atol=1e-4, rtol=1e-4, err_msg=name)
+
+
 def test_same_padding_and_transpose_crops_follow_keras():
     # Keras' output sizes: ceil(n / s) for "same" convolutions, n * s for transposed ones
     for n in range(5, 12):
@@ -95,6 +130,8 @@ def test_the_torch_fast_paths_are_taken_where_they_apply(backend):
     assert zoo_backend.conv2d(x, keras.ops.ones((3, 3, 2, 3)), (2, 2), "same") is None  # pads (0, 1)
     assert zoo_backend.conv2d_transpose(x, keras.ops.ones((4, 4, 3, 2)), (2, 2), "same") is not None
     assert zoo_backend.conv2d_transpose(x, keras.ops.ones((3, 3, 3, 2)), (2, 2), "same") is None  # crops (0, 1)
+    assert zoo_backend.group_norm(x, keras.ops.ones(2), keras.ops.zeros(2), 2, 1e-5) is not None
+    assert zoo_backend.group_norm(x[:, ::2], keras.ops.ones(2), keras.ops.zeros(2), 2, 1e-5) is None  # a strided view
 
 
 def test_layer_names_match_keras_so_weights_load():
@@ -102,3 +139,4 @@ def test_layer_names_match_keras_so_weights_load():
     assert zl.Conv2D(2, 3).name.startswith("conv2d")
     assert zl.Conv2DTranspose(2, 3).name.startswith("conv2d_transpose")
     assert zl.BatchNormalization().name.startswith("batch_normalization")
+    assert zl.GroupNormalization(2).name.startswith("group_normalization")

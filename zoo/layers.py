@@ -27,12 +27,14 @@ def _fast(x, *variables):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Conv2D(layers.Conv2D):
-    def convolution_op(self, inputs, kernel):
-        if _fast(inputs, kernel) and self.data_format == "channels_last" and self.dilation_rate == (1, 1):
-            y = backend.conv2d(inputs, ops.convert_to_tensor(kernel), self.strides, self.padding, self.groups)
-            if y is not None:
-                return y
-        return super().convolution_op(inputs, kernel)
+    def call(self, inputs):
+        y = None
+        if _fast(inputs, self.kernel) and self.data_format == "channels_last" and self.dilation_rate == (1, 1):
+            bias = ops.convert_to_tensor(self.bias) if self.use_bias else None  # added inside the kernel
+            y = backend.conv2d(inputs, ops.convert_to_tensor(self.kernel), self.strides, self.padding, self.groups, bias)
+        if y is None:
+            return super().call(inputs)
+        return y if self.activation is None else self.activation(y)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -64,6 +66,17 @@ class BatchNormalization(layers.BatchNormalization):
             self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
             self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
         return y
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GroupNormalization(layers.GroupNormalization):
+    def call(self, inputs):
+        if (inputs.ndim != 4 or self.axis not in (-1, 3) or not (self.scale and self.center)
+                or not _fast(inputs, self.gamma, self.beta)):
+            return super().call(inputs)
+        tensor = ops.convert_to_tensor
+        y = backend.group_norm(inputs, tensor(self.gamma), tensor(self.beta), self.groups, self.epsilon)
+        return super().call(inputs) if y is None else y
 
 
 def normal(stddev=0.02):
@@ -173,7 +186,7 @@ class SinusoidalEmbedding(layers.Layer):
 
 
 def _group_norm(width):
-    return layers.GroupNormalization(groups=min(8, width), epsilon=1e-5)
+    return GroupNormalization(groups=min(8, width), epsilon=1e-5)
 
 
 def res_block(x, temb, width, dropout=0.0):

@@ -18,6 +18,7 @@ import contextlib
 import functools
 
 import keras
+from keras.src.backend.common.stateless_scope import in_stateless_scope
 
 from zoo.errors import UnsupportedBackendError
 
@@ -182,6 +183,19 @@ def stateless_normal(shape, seed, step):
     return keras.ops.convert_to_tensor(noise)
 
 
+def moving_average(averages, variables, decay):
+    """`average <- decay * average + (1 - decay) * variable` for each pair (EMA weights).
+    On torch one fused in-place `_foreach_lerp_` over all of them; elsewhere an `assign`
+    per variable (TF's graph and XLA fuse these themselves), as inside a StatelessScope."""
+    if BACKEND == "torch" and not in_stateless_scope():
+        with torch.no_grad():
+            torch._foreach_lerp_([a.value for a in averages], [keras.ops.convert_to_tensor(v) for v in variables],
+                                 keras.ops.convert_to_tensor(1.0 - decay, "float32"))
+        return
+    for average, variable in zip(averages, variables):
+        average.assign(decay * average + (1.0 - decay) * variable)
+
+
 def compile_inference(fn, variables):
     """`fn(*arrays)`, which reads `variables`, compiled for repeated inference calls:
     `jax.jit` over a stateless call (the variables' current values go in as arguments,
@@ -212,8 +226,7 @@ def compile_inference(fn, variables):
 # convolutions in full and crops them, and builds BatchNorm/GroupNorm from single ops
 # (square, mean, rsqrt...) each of which autograd records. On torch, zoo's layers call
 # the functions below instead: the NHWC tensor viewed as channels_last NCHW (no copy),
-# the padding given to the kernel, and torch's fused batch norm. (Not GroupNorm: torch's
-# group_norm backward crashed on a channels_last view whose gradient was broadcast.) The weights, the
+# the padding given to the kernel, torch's fused batch and group norms. The weights, the
 # layouts the user sees and the results are Keras' (tests/test_layers.py compares them);
 # each returns None where it has no fast path, and the layer then calls Keras. TensorFlow
 # and JAX keep Keras' code (XLA and the TF runtime fuse these ops themselves).
@@ -240,7 +253,7 @@ if BACKEND == "torch":
     def _nchw(x):  # an NHWC tensor as NCHW: a channels_last view of the same memory
         return x.movedim(-1, 1)
 
-    def conv2d(x, kernel, strides, padding, groups=1):
+    def conv2d(x, kernel, strides, padding, groups=1, bias=None):
         """NHWC `x`, Keras kernel (kh, kw, in/groups, out), no dilation -> NHWC."""
         if padding == "same":
             pads = [same_padding(x.shape[1 + i], kernel.shape[i], strides[i]) for i in range(2)]
@@ -250,7 +263,7 @@ if BACKEND == "torch":
         else:
             padding = 0
         w = kernel.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
-        return F.conv2d(_nchw(x), w, stride=tuple(strides), padding=padding, groups=groups).movedim(1, -1)
+        return F.conv2d(_nchw(x), w, bias, stride=tuple(strides), padding=padding, groups=groups).movedim(1, -1)
 
     def conv2d_transpose(x, kernel, strides, padding):
         """NHWC `x`, Keras kernel (kh, kw, out, in), no dilation or output_padding -> NHWC."""
@@ -271,12 +284,48 @@ if BACKEND == "torch":
         y, batch_mean, invstd = torch.native_batch_norm(_nchw(x), gamma, beta, None, None, True, 0.0, epsilon)
         return y.movedim(1, -1), batch_mean.detach(), invstd.detach().pow(-2) - epsilon
 
+    class _GroupNorm(torch.autograd.Function):
+        """torch's fused group norm on a channels_last NCHW view. Called through its own
+        autograd node, not `F.group_norm`, for two things torch's own node gets wrong on
+        channels_last: its backward segfaults (torch 2.13, CPU) when the input needs no
+        gradient (GroupNorm as a model's first layer), and its kernel reads the incoming
+        gradient as laid out like the input, which autograd does not promise."""
+
+        @staticmethod
+        def forward(ctx, x, gamma, beta, groups, epsilon):
+            n, c = x.shape[:2]
+            y, mean, rstd = torch.native_group_norm(x, gamma, beta, n, c, x[0, 0].numel(), groups, epsilon)
+            ctx.save_for_backward(x, gamma, mean, rstd)
+            ctx.groups = groups
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, gamma, mean, rstd = ctx.saved_tensors
+            layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+            grad = grad.contiguous(memory_format=layout)
+            n, c = x.shape[:2]
+            # All three gradients, always: torch 2.13's channels_last kernel crashes
+            # (segfault) when the input's gradient is not asked for.
+            grads = torch.ops.aten.native_group_norm_backward(
+                grad, x, mean, rstd, gamma, n, c, x[0, 0].numel(), ctx.groups, [True, True, True])
+            return *(g if needed else None for g, needed in zip(grads, ctx.needs_input_grad)), None, None
+
+    def group_norm(x, gamma, beta, groups, epsilon):
+        """Channels-last GroupNorm of a 4-d NHWC `x` (torch's fused kernel)."""
+        if x.dim() != 4 or not x.is_contiguous():
+            return None
+        return _GroupNorm.apply(_nchw(x), gamma, beta, groups, epsilon).movedim(1, -1)
+
 else:
-    def conv2d(x, kernel, strides, padding, groups=1):
+    def conv2d(x, kernel, strides, padding, groups=1, bias=None):
         return None
 
     def conv2d_transpose(x, kernel, strides, padding):
         return None
 
     def batch_norm(x, gamma, beta, mean, variance, epsilon, training):
+        return None
+
+    def group_norm(x, gamma, beta, groups, epsilon):
         return None

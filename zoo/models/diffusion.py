@@ -114,8 +114,7 @@ class DDPM(ZooModel):
         # EMA with the usual warm-up: decay min(d, (1 + n) / (10 + n)) after n steps
         n = ops.cast(self.optimizer.iterations, "float32")
         decay = ops.minimum(self.ema_decay, (1.0 + n) / (10.0 + n))
-        for ema, w in zip(self.ema_network.weights, self.network.weights):
-            ema.assign(decay * ema + (1.0 - decay) * w)
+        backend.moving_average(self.ema_network.weights, self.network.weights, decay)
         return self.update_trackers(loss=loss)
 
     def test_step(self, data):
