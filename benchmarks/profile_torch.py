@@ -6,6 +6,8 @@ benchmarks/native.py, op by op (torch.profiler).
     python benchmarks/profile_torch.py --keras-layers   # zoo's DCGAN built from Keras' own
                                                         # Conv2D/Conv2DTranspose/BatchNorm
     python benchmarks/profile_torch.py --model ddpm_mnist   # the UNet step
+    python benchmarks/profile_torch.py --model ddpm_mnist --python --rows 60
+                                                        # its Python functions (cProfile)
 
 Prints, for each, the ops by self CPU time per step and the ops' callers (the parent op),
 which is how the copies, pads and unfused batch norms of Keras' torch backend showed up
@@ -73,6 +75,26 @@ def profile(step, steps, rows):
         print(f"{us / 1000 / steps:8.1f} {calls[(name, parent)] // steps:6d}  {name} <- {parent}")
 
 
+def profile_python(step, steps, rows):
+    """The Python functions of a step by cumulative time and calls per step (cProfile):
+    where Keras' own Python (layer calls, per-variable optimizer work) spends its time."""
+    import cProfile
+    import pstats
+
+    for _ in range(3):
+        step()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        step()
+    prof.disable()
+    stats = pstats.Stats(prof).sort_stats("cumulative")
+    print(f"{'ms/step':>8} {'calls':>6}  function (cumulative time, cProfile's overhead included)")
+    for func in stats.fcn_list[:rows]:
+        _, calls, _, cumulative, _ = stats.stats[func]
+        print(f"{cumulative * 1000 / steps:8.1f} {calls // steps:6d}  {pstats.func_std_string(func)}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=("dcgan_anime", "ddpm_mnist"), default="dcgan_anime")
@@ -81,6 +103,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--rows", type=int, default=20)
     p.add_argument("--keras-layers", action="store_true")
+    p.add_argument("--python", action="store_true",
+                   help="profile the Keras step's Python functions (cProfile) instead of torch's ops")
     args = p.parse_args(argv)
     from benchmarks import native
 
@@ -94,6 +118,9 @@ def main(argv=None):
         keras_run = keras_step(args.width, args.batch, args.keras_layers)
         native_run = native.torch_step(args.width, args.batch, channels_last=True)
     print(f"== {args.model}: Keras on torch ({'Keras layers' if args.keras_layers else 'zoo.layers'}) ==")
+    if args.python:
+        profile_python(keras_run, args.steps, args.rows)
+        return
     profile(keras_run, args.steps, args.rows)
     print("\n== native PyTorch, channels_last ==")
     profile(native_run, args.steps, args.rows)
