@@ -72,11 +72,10 @@ class BatchNormalization(layers.BatchNormalization):
 @keras.saving.register_keras_serializable(package="zoo")
 class GroupNormalization(layers.GroupNormalization):
     def call(self, inputs):
-        if (inputs.ndim != 4 or self.axis not in (-1, 3) or not (self.scale and self.center)
-                or not _fast(inputs, self.gamma, self.beta)):
-            return super().call(inputs)
-        tensor = ops.convert_to_tensor
-        y = backend.group_norm(inputs, tensor(self.gamma), tensor(self.beta), self.groups, self.epsilon)
+        y = None
+        if self.axis in (-1, inputs.ndim - 1) and self.scale and self.center and _fast(inputs, self.gamma, self.beta):
+            tensor = ops.convert_to_tensor
+            y = backend.group_norm(inputs, tensor(self.gamma), tensor(self.beta), self.groups, self.epsilon)
         return super().call(inputs) if y is None else y
 
 

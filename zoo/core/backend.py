@@ -185,11 +185,12 @@ def stateless_normal(shape, seed, step):
 
 def moving_average(averages, variables, decay):
     """`average <- decay * average + (1 - decay) * variable` for each pair (EMA weights).
-    On torch one fused in-place `_foreach_lerp_` over all of them; elsewhere an `assign`
-    per variable (TF's graph and XLA fuse these themselves), as inside a StatelessScope."""
+    On torch one fused in-place `_foreach_lerp_` over all of them; on TF and JAX, and inside
+    a StatelessScope (where values live in the scope, not in place), an `assign` per
+    variable (TF's graph and XLA fuse these themselves)."""
     if BACKEND == "torch" and not in_stateless_scope():
         with torch.no_grad():
-            torch._foreach_lerp_([a.value for a in averages], [keras.ops.convert_to_tensor(v) for v in variables],
+            torch._foreach_lerp_([a.value for a in averages], [v.value for v in variables],
                                  keras.ops.convert_to_tensor(1.0 - decay, "float32"))
         return
     for average, variable in zip(averages, variables):
@@ -293,22 +294,19 @@ if BACKEND == "torch":
 
         @staticmethod
         def forward(ctx, x, gamma, beta, groups, epsilon):
-            n, c = x.shape[:2]
-            y, mean, rstd = torch.native_group_norm(x, gamma, beta, n, c, x[0, 0].numel(), groups, epsilon)
+            n, c, h, w = x.shape
+            ctx.sizes = (n, c, h * w, groups)
+            y, mean, rstd = torch.native_group_norm(x, gamma, beta, *ctx.sizes, epsilon)
             ctx.save_for_backward(x, gamma, mean, rstd)
-            ctx.groups = groups
             return y
 
         @staticmethod
         def backward(ctx, grad):
             x, gamma, mean, rstd = ctx.saved_tensors
-            layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-            grad = grad.contiguous(memory_format=layout)
-            n, c = x.shape[:2]
+            grad = grad.contiguous(memory_format=torch.channels_last)  # as x is
             # All three gradients, always: torch 2.13's channels_last kernel crashes
             # (segfault) when the input's gradient is not asked for.
-            grads = torch.ops.aten.native_group_norm_backward(
-                grad, x, mean, rstd, gamma, n, c, x[0, 0].numel(), ctx.groups, [True, True, True])
+            grads = torch.ops.aten.native_group_norm_backward(grad, x, mean, rstd, gamma, *ctx.sizes, [True] * 3)
             return *(g if needed else None for g, needed in zip(grads, ctx.needs_input_grad)), None, None
 
     def group_norm(x, gamma, beta, groups, epsilon):
