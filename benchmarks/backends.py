@@ -1,11 +1,13 @@
 """TensorFlow, JAX and PyTorch compared on the same work, against native references.
 
-    python benchmarks/backends.py                      # everything (about 20 min on a 2-core CPU)
-    python benchmarks/backends.py --quick              # a smoke run: fewer, shorter timings
-    python benchmarks/backends.py --models dcgan_anime --configs keras-torch native-torch-cl
+    python -m benchmarks.backends                      # everything (about 20 min on a 2-core CPU)
+    python -m benchmarks.backends --quick              # a smoke run: fewer, shorter timings
+    python -m benchmarks.backends --models dcgan_anime --configs keras-torch native-torch-cl
 
-For each model and configuration, one fresh process (`--worker`) builds the model at the
-shipped preset's size (random weights, random data: speed does not depend on them) and
+Run from the root of a source checkout (benchmarks/ is not part of the installed package).
+
+For each model and configuration, one fresh process (`--worker`) builds the model from the
+shipped preset's config (random weights, random data: speed does not depend on them) and
 measures:
 
 * the first train step (tracing/compilation included), in seconds;
@@ -89,26 +91,26 @@ def forward_flops(model):
     return total
 
 
-def step_flops(name, model):
-    if name == "ddpm_mnist":
-        return 3 * forward_flops(model.network)
-    return 3 * forward_flops(model.generator) + 8 * forward_flops(model.discriminator)
+def step_flops(model):
+    """FLOPs of one train step for one example, from the networks' forward FLOPs and the
+    number of forward-pass equivalents the model declares for each
+    (`forward_passes_per_step`)."""
+    return sum(passes * forward_flops(getattr(model, part))
+               for part, passes in model.forward_passes_per_step.items())
 
 
-# -- the worker: one configuration in its own process ----------------------------------
 def build_keras(name):
-    spec = MODELS[name]
-    if name == "gan_mnist":
-        from zoo.models.gan import GAN
+    """The shipped preset's model with fresh weights (its architecture and size)."""
+    from zoo.registry import Preset
 
-        return GAN(seed=0)
-    if name == "dcgan_anime":
-        from zoo.models.dcgan import DCGAN
+    return Preset(name).build()
 
-        return DCGAN(width=spec["width"], seed=0)
-    from zoo.models.diffusion import DDPM
 
-    return DDPM(image_shape=spec["shape"], widths=spec["widths"], attention=(len(spec["widths"]) - 1,), seed=0)
+def sampling_options(model):
+    """What the sampling figure draws: 64 images with 10 steps from a model with a step
+    count (diffusion), 1,024 images otherwise."""
+    declared = {o.name for o in model.sampling_options()}
+    return (64, {"steps": 10}) if "steps" in declared else (1024, {})
 
 
 def timed_runs(run_steps, warmup, steps, repeats):
@@ -136,13 +138,9 @@ def worker(args):
             raise SystemExit(f"native references exist for {', '.join(NATIVE)} only, not {args.model}")
         from benchmarks import native
 
-        if args.model == "dcgan_anime":
-            step = (native.torch_step(spec["width"], spec["batch"], **options) if backend == "torch"
-                    else native.jax_step(spec["width"], spec["batch"]))
-        else:
-            sizes = dict(widths=spec["widths"], batch=spec["batch"], shape=spec["shape"])
-            step = (native.torch_unet_step(**sizes, **options) if backend == "torch"
-                    else native.jax_unet_step(**sizes))
+        sizes = {key: value for key, value in spec.items() if key != "batch"}
+        options = options if backend == "torch" else {}
+        step = native.STEPS[args.model][backend](batch=spec["batch"], **sizes, **options)
         first, per_step = timed_runs(lambda n: [step() for _ in range(n)], args.warmup, args.steps, args.repeats)
     else:
         import keras
@@ -152,20 +150,19 @@ def worker(args):
         batch = spec["batch"]
         rng = np.random.default_rng(0)
         x = rng.integers(0, 256, (batch * max(args.steps, args.warmup), *spec["shape"])).astype("uint8")
-        out["flops_per_step"] = step_flops(args.model, model) * batch
+        out["flops_per_step"] = step_flops(model) * batch
 
         def run_steps(n):
             model.fit(x[:batch * n], batch_size=batch, epochs=1, verbose=0, shuffle=False)
 
         first, per_step = timed_runs(run_steps, args.warmup, args.steps, args.repeats)
         # sampling throughput (generate, after one call of the same size has compiled it)
-        num, kwargs = (64, {"sampler": "ddim", "steps": 10, "progress": False}) if args.model == "ddpm_mnist" \
-            else (1024, {})
-        model.generate(num, seed=0, **kwargs)
+        num, options = sampling_options(model)
+        settings = {k: v for k, v in model.resolve_options(**options).items() if v is not None}
+        model.generate(num, seed=0, progress=False, **options)
         start = time.perf_counter()
-        model.generate(num, seed=1, **kwargs)
-        out["sampling"] = {"images": num, **{k: v for k, v in kwargs.items() if k != "progress"},
-                           "images_per_s": round(num / (time.perf_counter() - start), 1)}
+        model.generate(num, seed=1, progress=False, **options)
+        out["sampling"] = {"images": num, **settings, "images_per_s": round(num / (time.perf_counter() - start), 1)}
         out["keras_backend"] = keras.backend.backend()
     median = statistics.median(per_step)
     out.update(first_step_s=round(first, 3), step_ms=round(1000 * median, 2),
@@ -203,17 +200,15 @@ def matmul_peak(n=2048, repeats=5):
 
 
 def machine():
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("KERAS_BACKEND", "torch")
-    from zoo.training import machine as describe
+    from zoo.harness import machine as describe
 
     return describe()
 
 
 def run_config(model, config, args):
-    env = dict(os.environ, KERAS_BACKEND=CONFIGS[config][1], TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", "--model", model, "--config", config,
+    env = dict(os.environ, KERAS_BACKEND=CONFIGS[config][1], TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [sys.executable, "-m", "benchmarks.backends", "--worker", "--model", model, "--config", config,
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
     start = time.time()
     try:

@@ -152,7 +152,7 @@ def jax_step(width=32, batch=64, seed=0):
     return step
 
 
-# -- the DDPM UNet train step (zoo/models/diffusion.py with zoo/layers.py's build_unet) --
+# -- the DDPM UNet train step (zoo/models/diffusion.py with zoo/networks/unet.py) ------
 # eps-prediction MSE at a uniform random t, linear betas (T = 1000), AdamW(1e-3, weight
 # decay 1e-4) with each gradient clipped to norm 1 (Keras' clipnorm), and the EMA update of
 # every weight (decay 0.999) after the step. One residual block per resolution, GroupNorm
@@ -353,3 +353,12 @@ def jax_unet_step(widths=(32, 64, 96), batch=64, shape=(28, 28, 1), seed=0, ema_
         return float(np.asarray(loss))
 
     return step
+
+
+# The native steps by model and backend, called with the batch size and the preset's sizes
+# (benchmarks/backends.py's MODELS) and, on torch, the layout/compile options.
+STEPS = {
+    "dcgan_anime": {"torch": lambda batch, width, shape, **options: torch_step(width, batch, **options),
+                    "jax": lambda batch, width, shape: jax_step(width, batch)},
+    "ddpm_mnist": {"torch": torch_unet_step, "jax": jax_unet_step},
+}

@@ -2,11 +2,11 @@
 UNet of ddpm_mnist, under `model.fit`) against the native channels_last reference of
 benchmarks/native.py, op by op (torch.profiler).
 
-    python benchmarks/profile_torch.py                  # DCGAN, zoo's layers as shipped
-    python benchmarks/profile_torch.py --keras-layers   # zoo's DCGAN built from Keras' own
+    python -m benchmarks.profile_torch                  # DCGAN, zoo's layers as shipped
+    python -m benchmarks.profile_torch --keras-layers   # zoo's DCGAN built from Keras' own
                                                         # Conv2D/Conv2DTranspose/BatchNorm
-    python benchmarks/profile_torch.py --model ddpm_mnist   # the UNet step
-    python benchmarks/profile_torch.py --model ddpm_mnist --python --rows 60
+    python -m benchmarks.profile_torch --model ddpm_mnist   # the UNet step
+    python -m benchmarks.profile_torch --model ddpm_mnist --python --rows 60
                                                         # its Python functions (cProfile)
 
 Prints, for each, the ops by self CPU time per step and the ops' callers (the parent op),
@@ -17,11 +17,8 @@ which is how the copies, pads and unfused batch norms of Keras' torch backend sh
 import argparse
 import collections
 import os
-import pathlib
-import sys
 
 os.environ["KERAS_BACKEND"] = "torch"
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 
 def keras_step(width, batch, keras_layers):

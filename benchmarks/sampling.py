@@ -1,16 +1,17 @@
 """Diffusion sampling speed on each backend: the time to draw 64 samples with DDPM (all T
 steps) and DDIM-50/20/10, and what the compiled loop saves over one call per step.
 
-    python benchmarks/sampling.py ddpm_mnist                    # all three backends
-    python benchmarks/sampling.py ddpm_mnist --backends torch --update-card
+    python -m benchmarks.sampling ddpm_mnist                    # all three backends
+    python -m benchmarks.sampling ddpm_mnist --backends torch --update-card
 
 Each backend runs in its own process on the shipped preset. Every figure is the time of
 one `generate(64)` call (one batch) after the same call's compiled loop has been built
 (by running its first chunk). "Per-call overhead" compares DDIM-50 run as 50 separate
 compiled calls of one step each with DDIM-50 in one compiled call: the difference is the
 Python/dispatch cost per step that chunking removes. Results go to
-benchmarks/results/sampling_NAME.{md,json} and, with --update-card, into the preset's card
-(`sampling_seconds_64`).
+benchmarks/results/sampling_NAME.{md,json} (sampling_NAME_BACKEND... when not all three
+backends ran) and, with --update-card, into the preset's card (`sampling_seconds_64`, with
+the machine that measured them).
 """
 
 import argparse
@@ -30,14 +31,11 @@ def worker(name, num):
 
     import zoo
 
+    from zoo.recipes.ddpm import sampling_times
+
     model = zoo.load(name)
     x_T = model.sample_noise(num, seed=0)
-    times = {}
-    for sampler, steps in (("ddpm", model.timesteps), ("ddim", 50), ("ddim", 20), ("ddim", 10)):
-        model.denoise(x_T, sampler, steps, stop_after=1)  # builds the compiled chunk
-        start = time.perf_counter()
-        model.generate(num, seed=0, sampler=sampler, steps=steps, batch_size=num, progress=False)
-        times[f"{sampler}-{steps}"] = round(time.perf_counter() - start, 2)
+    times = sampling_times(model, num)
     calls = {}
     for chunks in (50, 1):  # 50 calls of one step, one call of 50 steps
         model.denoise(x_T, "ddim", 50, chunks=chunks, stop_after=1)
@@ -63,19 +61,17 @@ def main(argv=None):
         return worker(args.name, args.num)
     results = []
     for backend in args.backends:
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-                   PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        proc = subprocess.run([sys.executable, __file__, args.name, "--worker", "--num", str(args.num)],
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.sampling", args.name, "--worker", "--num", str(args.num)],
                               env=env, capture_output=True, text=True, cwd=ROOT)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if not lines:
             raise SystemExit(f"{backend} failed:\n{proc.stderr[-2000:]}")
         results.append(json.loads(lines[0][7:]))
         print(json.dumps(results[-1]), flush=True)
-    sys.path.insert(0, str(ROOT))
-    from zoo.training import machine
+    from zoo.harness import machine
 
-    keys = list(results[0]["seconds_64"])
+    keys = list(results[0]["seconds_64"])  # samplers and steps, as zoo.recipes.ddpm.SAMPLERS lists them
     lines = [f"# Sampling {args.num} images from {args.name}", "", f"Machine: {machine()}", "",
              "| backend | " + " | ".join(f"{k} s" for k in keys) + " | DDPM / DDIM-50 | "
              "DDIM-50: 50 calls s | one call s | overhead per step ms |",
@@ -86,14 +82,16 @@ def main(argv=None):
                        f"{r['ddim50_one_call_s']} | {r['overhead_per_step_ms']} |")
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"sampling_{args.name}.md").write_text("\n".join(lines) + "\n")
-    (out / f"sampling_{args.name}.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+    stem = f"sampling_{args.name}" + ("" if set(args.backends) == set(BACKENDS) else "_" + "_".join(args.backends))
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
     print("\n".join(lines))
     if args.update_card:
         from zoo.evaluation import update_card
 
         update_card(args.name, {"sampling_seconds_64": {r["backend"]: r["seconds_64"] for r in results},
-                                "sampling_measured_by": "benchmarks/sampling.py (one batch of 64, after compiling)"})
+                                "sampling_measured_by": "python -m benchmarks.sampling (one batch of 64, after compiling)",
+                                "sampling_machine": {r["backend"]: machine() for r in results}})
 
 
 if __name__ == "__main__":

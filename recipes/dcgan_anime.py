@@ -8,13 +8,15 @@ A folder of images of any size is resized to 64x64; unreadable files are skipped
 warning. Killed and started again with the same --workdir, it resumes from its last epoch.
 """
 
+import sys
+
 import numpy as np
 
-from zoo import training
+from zoo import harness
 
 
 def main(argv=None):
-    p = training.parser("dcgan_anime", __doc__, epochs=25, batch_size=64, data="anime_faces")
+    p = harness.parser("dcgan_anime", __doc__, epochs=25, batch_size=64, data="anime_faces")
     p.add_argument("--width", type=int, default=32, help="channels of the widest-resolution layer")
     p.add_argument("--label-smoothing", type=float, default=0.1, help="D aims at 1 - s on real images")
     args = p.parse_args(argv)
@@ -22,18 +24,18 @@ def main(argv=None):
     from zoo.models.dcgan import DCGAN
 
     x = data.load_images(args.data, size=(64, 64), channels=3, limit=args.limit)
-    model = training.init_model(args, lambda: DCGAN(width=args.width, seed=args.seed,
+    model = harness.init_model(args, lambda: DCGAN(width=args.width, seed=args.seed,
                                                          label_smoothing=args.label_smoothing))
     model.compile()
     z = model.sample_noise(64, seed=0)
-    history = training.fit(model, x, args, grid=lambda: model.decode(z))
+    history = harness.fit(model, x, args, grid=lambda: model.decode(z))
     # Interpolation strips: 8 rows, each a straight line between two latent vectors.
     ends = model.sample_noise(16, seed=1).reshape(8, 2, -1)
     t = np.linspace(0.0, 1.0, 10, dtype="float32")[None, :, None]
     lines = ((1 - t) * ends[:, :1] + t * ends[:, 1:]).reshape(-1, model.latent_dim)
-    preset = training.finish(
+    preset = harness.finish(
         model, args, "dcgan_anime", history,
-        dataset=f"{args.data} ({len(x)} training images, 64x64 RGB)",
+        dataset=harness.dataset(args.data, len(x), f"{args.data} ({len(x)} training images, 64x64 RGB)", image_size="64x64"),
         description=f"DCGAN (Radford et al. 2016), width {model.width}, 64x64 anime faces from 100-d noise",
         pictures={"sample.png": model.generate(64, seed=0)}, width=model.width)
     from zoo import viz
@@ -43,4 +45,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -13,18 +13,20 @@ sampler on the backend that trained it. Killed and started again with the same
 --workdir, it resumes from its last epoch.
 """
 
+import sys
 import time
 
 import numpy as np
 
-from zoo import training
+from zoo import harness
 
 VARIANTS = {
     "ddpm_mnist": dict(data="mnist", size=28, channels=1, widths=(32, 64, 96), epochs=5),
     "ddpm_fashion": dict(data="fashion_mnist", size=28, channels=1, widths=(32, 64, 96), epochs=5),
     "ddpm_anime": dict(data="anime_faces", size=32, channels=3, widths=(32, 64, 128), epochs=8),
 }
-SAMPLERS = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10))  # ddpm: all T steps
+SAMPLERS = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10),  # ddpm: all T steps
+            ("dpmpp_2m", 50), ("dpmpp_2m", 20), ("dpmpp_2m", 10))
 
 
 def sampling_times(model, num=64, seed=0):
@@ -41,7 +43,7 @@ def sampling_times(model, num=64, seed=0):
 
 
 def main(argv=None):
-    p = training.parser("ddpm", __doc__, epochs=None, batch_size=64, data=None)
+    p = harness.parser("ddpm", __doc__, epochs=None, batch_size=64, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="ddpm_mnist")
     p.add_argument("--widths", type=int, nargs="+", default=None, help="UNet widths, one per resolution")
     p.add_argument("--blocks", type=int, default=1, help="residual blocks per resolution")
@@ -52,6 +54,8 @@ def main(argv=None):
     p.add_argument("--eta", type=float, default=1.0,
                    help="DDIM eta stored in the preset: the one generate() uses when given none "
                         "(1: stochastic, as measured best for these short trainings; 0: deterministic)")
+    p.add_argument("--clipped-eps", choices=("true", "false"), default="true",
+                   help="DDIM's default: eps re-derived from the clipped x0 (true) or the network's (false)")
     args = p.parse_args(argv)
     spec = VARIANTS[args.variant]
     args.data = args.data or spec["data"]
@@ -63,7 +67,7 @@ def main(argv=None):
 
     from zoo import data, viz
     from zoo.core.model import to_uint8
-    from zoo.models.diffusion import DDPM
+    from zoo.models.diffusion import DiffusionModel
 
     size = (spec["size"], spec["size"])
     x = data.load_images(args.data, size=size, channels=spec["channels"], limit=args.limit)
@@ -72,13 +76,14 @@ def main(argv=None):
 
         x = resize(x, spec["size"])
     widths = tuple(args.widths or spec["widths"])
-    model = training.init_model(args, lambda: DDPM(
+    model = harness.init_model(args, lambda: DiffusionModel(
         image_shape=x.shape[1:], widths=widths, blocks=args.blocks, attention=(len(widths) - 1,),
         schedule=args.schedule, timesteps=args.timesteps, ema_decay=args.ema_decay, eta=args.eta, seed=args.seed,
+        clipped_eps=args.clipped_eps == "true",
         name=args.variant))
     model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))
     noise = model.sample_noise(64, seed=0)
-    history = training.fit(model, x, args,
+    history = harness.fit(model, x, args,
                            grid=lambda: to_uint8(model.denoise(noise, "ddim", min(20, model.timesteps))))
 
     start = time.time()
@@ -89,10 +94,10 @@ def main(argv=None):
                 "sample_ddpm.png": model.generate(64, seed=0, sampler="ddpm", steps=model.timesteps)}
     times = sampling_times(model)
     print(f"sampling times, 64 images, {keras.backend.backend()}: {times} ({time.time() - start:.0f}s)")
-    preset = training.finish(
+    preset = harness.finish(
         model, args, args.variant, history,
-        dataset=f"{args.data} ({len(x)} training images, {size[0]}x{size[1]}"
-                f"{' RGB' if spec['channels'] == 3 else ' grayscale'})",
+        dataset=harness.dataset(args.data, len(x), f"{args.data} ({len(x)} training images, {size[0]}x{size[1]}"
+                                f"{' RGB' if spec['channels'] == 3 else ' grayscale'})", image_size=f"{size[0]}x{size[1]}"),
         description=(f"DDPM (Ho et al. 2020), UNet widths {'/'.join(map(str, widths))}, "
                      f"{args.blocks} block(s) per resolution, {args.schedule} schedule, T={args.timesteps}, "
                      "EMA weights; DDPM and DDIM samplers"),
@@ -106,4 +111,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -14,9 +14,11 @@ to 32x32 the way a 32x32 model's samples are seen), so 32x32 models are compared
 real faces at their own resolution.
 """
 
+import sys
+
 import numpy as np
 
-from zoo import training
+from zoo import harness
 
 VARIANTS = {
     "features_digits": dict(data="mnist", heads={"digit": 10}, widths=(32, 64, 128), feature_dim=128,
@@ -34,7 +36,7 @@ CLASS_NAMES = {
 
 
 def main(argv=None):
-    p = training.parser("features", __doc__, epochs=None, batch_size=128, data=None)
+    p = harness.parser("features", __doc__, epochs=None, batch_size=128, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="features_digits")
     args = p.parse_args(argv)
     spec = dict(VARIANTS[args.variant])
@@ -51,20 +53,21 @@ def main(argv=None):
     x, y, x_test, y_test, class_names = data.labelled_splits(args.data, args.limit)
     heads = spec.pop("heads")
     class_names = class_names or {h: CLASS_NAMES.get(h) for h in heads}
-    model = training.init_model(args, lambda: FeatureNet(
+    model = harness.init_model(args, lambda: FeatureNet(
         image_shape=x.shape[1:], heads=heads, class_names=class_names, seed=args.seed,
         name=args.variant, **spec))
     import keras
 
     steps = args.epochs * -(-len(x) // args.batch_size)
     model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps)))
-    history = training.fit(model, x, args, y=y, validation_data=(x_test, y_test))
+    history = harness.fit(model, x, args, y=y, validation_data=(x_test, y_test))
 
     accuracy = {h: round(a, 4) for h, a in model.accuracy(x_test, y_test).items()}
     print("held-out accuracy:", accuracy)
-    preset = training.finish(
+    preset = harness.finish(
         model, args, args.variant, history,
-        dataset=f"{args.data} ({len(x)} training images; {len(x_test)} held out)",
+        dataset=harness.dataset(args.data, len(x), f"{args.data} ({len(x)} training images; {len(x_test)} held out)",
+                                held_out=len(x_test)),
         description=(f"feature network for zoo eval: {'/'.join(model.heads)} classifier, "
                      f"{model.feature_dim}-d features"),
         pictures={}, heldout_accuracy=accuracy, heldout_images=int(len(x_test)),
@@ -84,4 +87,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -12,12 +12,14 @@ alternating). Fine-tuning keeps the preset's vocabulary: characters of the new t
 outside it stop the recipe with their list, unless `--unknown drop` leaves them out.
 """
 
+import sys
+
 import re
 import time
 
 import numpy as np
 
-from zoo import training
+from zoo import harness
 
 VARIANTS = {
     "gpt_shakespeare": dict(data="tinyshakespeare", block_size=128, num_layers=4, num_heads=4,
@@ -42,7 +44,7 @@ def sampling_speed(model, prompt, num_samples=8, new_tokens=128):
     speed = {}
     for use_cache in (True, False):
         def draw():
-            model.generate(prompt, new_tokens, num_samples=num_samples, seed=1, use_cache=use_cache)
+            model.generate(prompt, num_samples, seed=1, max_new_tokens=new_tokens, use_cache=use_cache)
 
         draw()
         start = time.perf_counter()
@@ -53,7 +55,7 @@ def sampling_speed(model, prompt, num_samples=8, new_tokens=128):
 
 
 def main(argv=None):
-    p = training.parser("gpt", __doc__, epochs=24, batch_size=32, data=None)
+    p = harness.parser("gpt", __doc__, epochs=24, batch_size=32, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="gpt_shakespeare")
     p.add_argument("--steps-per-epoch", type=int, default=250)
     p.add_argument("--block-size", type=int, default=None)
@@ -78,7 +80,7 @@ def main(argv=None):
 
     text = data.load_text(args.data, limit=args.limit)
     split = int(len(text) * 0.9)
-    model = training.init_model(args, lambda: GPT(
+    model = harness.init_model(args, lambda: GPT(
         CharTokenizer.from_text(text).vocabulary, name=args.variant, dropout=args.dropout,
         block_size=args.block_size or spec["block_size"], num_layers=args.layers or spec["num_layers"],
         num_heads=args.heads or spec["num_heads"], embed_dim=args.width or spec["embed_dim"]))
@@ -100,8 +102,8 @@ def main(argv=None):
     model.compile(optimizer=optimizer)
 
     prompt, stop = spec["prompt"], spec["stop"]
-    sample = lambda: model.generate(prompt, spec["sample_tokens"], temperature=0.8, seed=0)  # noqa: E731
-    history = training.fit(
+    sample = lambda: model.generate(prompt, seed=0, max_new_tokens=spec["sample_tokens"], temperature=0.8)  # noqa: E731
+    history = harness.fit(
         model, RandomWindows(train_ids, model.block_size, args.batch_size, args.steps_per_epoch, args.seed),
         args, text=sample, validation_data=windows(val_ids, model.block_size))
 
@@ -110,19 +112,20 @@ def main(argv=None):
     measured["validation_perplexity"] = round(float(np.exp(measured["validation_loss_nats_per_char"])), 3)
     measured.update(sampling_speed(model, prompt))
     if stop == "\n":
-        poems = [t.strip("\n") for t in model.generate(prompt, spec["sample_tokens"], num_samples=200,
-                                                        temperature=0.8, seed=0, stop=stop)]
+        poems = [t.strip("\n") for t in model.generate(prompt, 200, seed=0, max_new_tokens=spec["sample_tokens"],
+                                                        temperature=0.8, stop=stop)]
         measured["regular_form_share"] = round(float(np.mean([regular_form(t) for t in poems])), 3)
         measured["regular_form_method"] = ("200 poems sampled from a newline at temperature 0.8, seed 0; "
                                            "regular = 4 or 8 lines of 5 or 7 characters with ，/。 in place")
         samples = "\n".join(poems[:40]) + "\n"
     else:
-        samples = "\n\n".join(model.generate(prompt, spec["sample_tokens"] * 4, temperature=0.8, seed=s)
+        samples = "\n\n".join(model.generate(prompt, seed=s, max_new_tokens=spec["sample_tokens"] * 4, temperature=0.8)
                               for s in range(4)) + "\n"
     print("measured:", measured)
-    return training.finish(
+    return harness.finish(
         model, args, args.variant, history,
-        dataset=f"{args.data} (first 90%: {len(train_ids)} characters; last 10% held out)",
+        dataset=harness.dataset(args.data, len(train_ids), f"{args.data} (first 90%: {len(train_ids)} characters; last 10% "
+                                "held out)", unit="characters", held_out="last 10%"),
         description=(f"character-level GPT, {model.num_layers} layers, {model.num_heads} heads, width "
                      f"{model.embed_dim}, context {model.block_size}, vocabulary {model.vocab_size}"),
         pictures={"samples.txt": samples}, measured=measured, variant=args.variant,
@@ -130,4 +133,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -10,9 +10,11 @@ test set binarized once with seed 0; vae_fashion models grey levels with a Berno
 likelihood (binary cross-entropy), a number not comparable with binarized-MNIST ones.
 """
 
+import sys
+
 import numpy as np
 
-from zoo import training
+from zoo import harness
 
 VARIANTS = {
     "vae_mnist": dict(data="mnist", latent_dim=16, beta=1.0, binarize=True),
@@ -26,7 +28,7 @@ CLASSES = {"mnist": [str(i) for i in range(10)],
 
 
 def main(argv=None):
-    p = training.parser("vae", __doc__, epochs=30, batch_size=128, data=None)
+    p = harness.parser("vae", __doc__, epochs=30, batch_size=128, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="vae_mnist")
     p.add_argument("--beta", type=float, default=None, help="override the variant's beta")
     args = p.parse_args(argv)
@@ -42,10 +44,10 @@ def main(argv=None):
     from zoo.models.vae import VAE
 
     x = data.load_images(args.data, size=(28, 28), channels=1, limit=args.limit)
-    model = training.init_model(args, lambda: VAE(seed=args.seed, name=args.variant, **spec))
+    model = harness.init_model(args, lambda: VAE(seed=args.seed, name=args.variant, **spec))
     model.compile()
     z = model.sample_noise(64, seed=0)
-    history = training.fit(model, x, args, grid=lambda: model.decode(z))
+    history = harness.fit(model, x, args, grid=lambda: model.decode(z))
 
     # Measured on the held-out split of the named dataset (or the last 10% of a user's data).
     try:
@@ -73,9 +75,10 @@ def main(argv=None):
     picks = x_test[order[:: max(1, len(order) // 8)][:8]]
     pictures = {"sample.png": model.generate(64, seed=0),
                 "reconstructions.png": np.concatenate([picks, model.reconstruct(picks)])}
-    preset = training.finish(
+    preset = harness.finish(
         model, args, args.variant, history,
-        dataset=f"{args.data} ({len(x)} training images, 28x28 grayscale)",
+        dataset=harness.dataset(args.data, len(x), f"{args.data} ({len(x)} training images, 28x28 grayscale)",
+                                image_size="28x28"),
         description=(f"convolutional {'beta-' if model.beta != 1 else ''}VAE, {model.latent_dim}-d "
                      f"latent, beta={model.beta:g}, Bernoulli likelihood"),
         pictures=pictures, test_metrics=metrics, variant=args.variant)
@@ -91,4 +94,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

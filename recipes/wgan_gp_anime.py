@@ -7,11 +7,13 @@ Each batch makes `--n-critic` critic updates and one generator update, so an epo
 about (n_critic + 1) / 2 times a DCGAN epoch of the same width.
 """
 
-from zoo import training
+import sys
+
+from zoo import harness
 
 
 def main(argv=None):
-    p = training.parser("wgan_gp_anime", __doc__, epochs=20, batch_size=64, data="anime_faces")
+    p = harness.parser("wgan_gp_anime", __doc__, epochs=20, batch_size=64, data="anime_faces")
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--n-critic", type=int, default=5)
     args = p.parse_args(argv)
@@ -19,17 +21,17 @@ def main(argv=None):
     from zoo.models.wgan import WGANGP
 
     x = data.load_images(args.data, size=(64, 64), channels=3, limit=args.limit)
-    model = training.init_model(args, lambda: WGANGP(width=args.width, n_critic=args.n_critic, seed=args.seed))
+    model = harness.init_model(args, lambda: WGANGP(width=args.width, n_critic=args.n_critic, seed=args.seed))
     model.compile()
     z = model.sample_noise(64, seed=0)
-    history = training.fit(model, x, args, grid=lambda: model.decode(z))
-    return training.finish(
+    history = harness.fit(model, x, args, grid=lambda: model.decode(z))
+    return harness.finish(
         model, args, "wgan_gp_anime", history,
-        dataset=f"{args.data} ({len(x)} training images, 64x64 RGB)",
+        dataset=harness.dataset(args.data, len(x), f"{args.data} ({len(x)} training images, 64x64 RGB)", image_size="64x64"),
         description=f"WGAN-GP (Gulrajani et al. 2017), width {model.width}, n_critic {model.n_critic}, "
                     "64x64 anime faces",
         pictures={"sample.png": model.generate(64, seed=0)}, width=model.width)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,14 +1,13 @@
 """The native references of benchmarks/ are the same networks as zoo's, so the ratios in
 benchmarks/results compare like with like."""
 
-import sys
+import json
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run
 
-sys.path.insert(0, str(ROOT))  # benchmarks/ is not part of the installed package
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch")  # benchmarks/ is a package of the checkout (python -m pytest from its root)
 native = pytest.importorskip("benchmarks.native")
 
 
@@ -21,7 +20,7 @@ def trainable(*models):
 
 
 def test_the_native_torch_unet_has_zoos_unet_parameters_and_learns():
-    from zoo.layers import build_unet
+    from zoo.networks.unet import build_unet
 
     step = native.torch_unet_step(widths=(8, 16), batch=8, shape=(16, 16, 1))
     assert count(step.modules) == trainable(build_unet((16, 16, 1), (8, 16), attention=(1,)))
@@ -37,3 +36,18 @@ def test_the_native_torch_dcgan_has_zoos_dcgan_parameters(channels_last):
     model = DCGAN(width=8, seed=0)
     assert count(step.modules) == trainable(model.generator, model.discriminator)
     assert np.isfinite(step())
+
+
+def test_the_benchmark_measures_a_backend_and_writes_the_table(tmp_path, backend):
+    # python -m benchmarks.backends: each configuration in its own process, a table, JSON and
+    # a chart. (What it measures is checked for shape and sense, never for speed.)
+    run(["-m", "benchmarks.backends", "--quick", "--models", "gan_mnist", "--configs", f"keras-{backend}",
+         "--out", str(tmp_path)], timeout=900, cwd=ROOT)
+    report = json.loads((tmp_path / "backends.json").read_text())
+    (result,) = report["results"]
+    assert "error" not in result, result
+    assert result["keras_backend"] == backend and result["step_ms_min"] <= result["step_ms"] <= result["step_ms_max"]
+    assert result["flops_per_step"] > 0 and 0 < result["utilization"] and result["sampling"]["images_per_s"] > 0
+    assert all(v > 0 for v in report["matmul_peak_gflops"].values())
+    assert f"| gan_mnist | keras-{backend} |" in (tmp_path / "backends.md").read_text()
+    assert (tmp_path / "backends.png").stat().st_size > 1000

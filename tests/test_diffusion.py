@@ -1,15 +1,17 @@
-"""DDPM: the objective learns, the forward process is the closed form, the samplers."""
+"""Diffusion models: the objective learns, the forward process is the closed form, the samplers."""
 
 import numpy as np
 import pytest
 from conftest import ROOT, numpy, run
 
 import zoo
-from zoo.models.diffusion import DDPM, beta_schedule
+from zoo.diffusion.schedule import beta_schedule
+from zoo.models.diffusion import DiffusionModel
+from zoo.tasks import OptionError
 
 
 def small_ddpm(timesteps=30, seed=0, **kwargs):
-    return DDPM(widths=(8, 16), attention=(1,), timesteps=timesteps, seed=seed, **kwargs)
+    return DiffusionModel(widths=(8, 16), attention=(1,), timesteps=timesteps, seed=seed, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_one_step_updates_the_ema_weights_by_the_formula(digits):
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_the_forward_process_matches_its_closed_form(schedule):
     """Running the Markov chain x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) z from x_0
-    gives the distribution q(x_t | x_0) that q_sample draws from in one step."""
+    gives the distribution q(x_t | x_0) that add_noise draws from in one step."""
     model = small_ddpm(timesteps=200, schedule=schedule)
     rng = np.random.default_rng(0)
     x0 = np.linspace(-1, 1, 16, dtype="float32").reshape(1, 4, 4, 1).repeat(4000, axis=0)
@@ -62,8 +64,8 @@ def test_the_forward_process_matches_its_closed_form(schedule):
             checks[t] = x.copy()
     for t, chain in checks.items():
         ts = np.full((len(x0),), t, "int32")
-        closed = numpy(model.q_sample(x0, ts, rng.standard_normal(x0.shape).astype("float32")))
-        abar = model.alphas_cumprod[t]
+        closed = numpy(model.schedule.add_noise(x0, rng.standard_normal(x0.shape).astype("float32"), ts))
+        abar = model.schedule.alphas_cumprod[t]
         np.testing.assert_allclose(chain.mean(0), np.sqrt(abar) * x0[0], atol=0.06)
         np.testing.assert_allclose(closed.mean(0), np.sqrt(abar) * x0[0], atol=0.06)
         np.testing.assert_allclose(chain.std(0), closed.std(0), rtol=0.06)
@@ -97,14 +99,14 @@ def test_a_call_without_eta_uses_the_models_eta_which_a_preset_keeps(trained, tm
     assert model.eta == 0.0
     deterministic = model.denoise(x_T, "ddim", 10, seed=1)
     np.testing.assert_array_equal(deterministic, model.denoise(x_T, "ddim", 10, eta=0.0, seed=1))
-    stochastic = DDPM.from_config({**model.get_config(), "eta": 1.0})
+    stochastic = DiffusionModel.from_config({**model.get_config(), "eta": 1.0})
     stochastic.set_weights(model.get_weights())
     loaded = zoo.load(zoo.save_preset(stochastic, tmp_path / "eta_1", dataset="fixture"))
     assert loaded.eta == 1.0
     np.testing.assert_allclose(loaded.denoise(x_T, "ddim", 10, seed=1),
                                model.denoise(x_T, "ddim", 10, eta=1.0, seed=1), atol=1e-5)
     assert not np.allclose(loaded.denoise(x_T, "ddim", 10, seed=1), deterministic, atol=1e-3)
-    with pytest.raises(ValueError, match="eta must be >= 0"):
+    with pytest.raises(OptionError, match=r"eta must be in \[0, inf\]; got -0.5"):
         small_ddpm(eta=-0.5)
 
 
@@ -138,12 +140,20 @@ def test_bad_sampler_settings_are_refused_clearly(trained):
     model, _ = trained
     with pytest.raises(ValueError, match="unknown sampler 'euler'"):
         model.generate(1, sampler="euler")
-    with pytest.raises(ValueError, match=r"steps must be in 1..30"):
+    with pytest.raises(ValueError, match=r"steps must be in \[1, 30\]; got 31"):
         model.generate(1, steps=31)
     with pytest.raises(ValueError, match="takes all T=30 steps"):
         model.generate(1, sampler="ddpm", steps=10)
-    with pytest.raises(ValueError, match="eta must be >= 0"):
-        model.generate(1, eta=-1.0)
+    for bad, message in [(-1.0, r"eta must be in \[0, inf\]"), (float("nan"), "eta must be a finite number"),
+                         ("1", "eta must be a number; got '1' \\(str\\)")]:
+        with pytest.raises(OptionError, match=message):
+            model.generate(1, eta=bad)
+    with pytest.raises(OptionError, match="eta applies when sampler is ddim; sampler is dpmpp_2m"):
+        model.generate(1, sampler="dpmpp_2m", eta=0.5)
+    with pytest.raises(OptionError, match="steps must be an integer; got 10.0"):
+        model.generate(1, steps=10.0)
+    with pytest.raises(OptionError, match="has no option 'labels'"):
+        model.generate(1, labels=[3])
     with pytest.raises(ValueError, match=r"trains on images of shape \(batch, 28, 28, 1\)"):
         model.fit(np.zeros((4, 32, 32, 1), np.uint8), epochs=1, verbose=0)
 
@@ -166,7 +176,7 @@ def test_the_recipe_trains_writes_pictures_and_resumes(tmp_path, backend):
     for name in ("sample.png", "sample_ddpm.png", "denoising.png", "loss.png", "metadata.json"):
         assert (out / name).is_file(), name
     card = zoo.info(out)
-    assert card["steps"] == 2 and set(card["sampling_seconds_64"][backend]) == {"ddpm-10", "ddim-10"}
+    assert card["steps"] == 2 and set(card["sampling_seconds_64"][backend]) == {"ddpm-10", "ddim-10", "dpmpp_2m-10"}
     # run again with one more epoch: it resumes from the checkpoint (2 more steps, not 4)
     run([*args[:-4], "--verbose", "0", "--epochs", "2", "--out", str(out)], backend=backend, cwd=ROOT)
     assert zoo.info(out)["steps"] == 4 and zoo.info(out)["epochs"] == 2

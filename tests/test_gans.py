@@ -41,8 +41,12 @@ def test_a_cgan_draws_the_class_it_is_asked_for():
 def test_cgan_input_errors_are_named():
     model = tiny_cgan()
     model.compile()
-    with pytest.raises(ValueError, match="classes 0..1"):
+    with pytest.raises(ValueError, match=r"labels must be class ids in \[0, 1\].*; got \[2\]"):
         model.generate(labels=[0, 2])
+    with pytest.raises(ValueError, match="labels must be class ids"):
+        model.generate(labels=[0.5, 1.0])  # refused, not rounded
+    with pytest.raises(ValueError, match="num is 3 but 2 labels"):
+        model.generate(3, labels=[0, 1])
     with pytest.raises(ValueError, match=r"fit it with \(images, labels\)"):
         model.fit(np.zeros((8, 4, 4, 1), "uint8"), batch_size=8, epochs=1, verbose=0)
     assert model.generate(5, seed=0).shape == (5, 4, 4, 1)  # labels 0, 1, 0, 1, 0
@@ -68,20 +72,20 @@ def test_dcgan_trains_on_the_anime_fixture(tmp_path):
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, digits):
     from conftest import small_gan
 
-    from zoo import training
+    from zoo import harness
 
     args = argparse.Namespace(workdir=str(tmp_path / "run"), fresh=False, batch_size=32, epochs=1, verbose=0)
     model = small_gan()
     model.compile()
-    training.fit(model, digits[:64], args)
+    harness.fit(model, digits[:64], args)
     backup = sorted((tmp_path / "run" / "backup").rglob("*.h5"))
     assert backup
     digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in backup}
     bad = digits[:64].astype("float32") / 127.5 - 1
     bad[5, 3, 3, 0] = np.nan
     args.epochs = 2
-    with pytest.raises(training.TrainingDiverged, match="last good checkpoint"):
-        training.fit(model, bad, args)
+    with pytest.raises(harness.TrainingDiverged, match="last good checkpoint"):
+        harness.fit(model, bad, args)
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in backup} == digest
 
 

@@ -7,7 +7,8 @@ import pytest
 from conftest import FIXTURES, numpy, run
 
 import zoo
-from zoo.models.gpt import GPT, CharTokenizer, RandomWindows, UnknownCharacterError, windows
+from zoo.models.gpt import GPT
+from zoo.text import CharTokenizer, RandomWindows, UnknownCharacterError, windows
 
 TEXT = (FIXTURES / "shakespeare_tiny.txt").read_text()
 
@@ -69,23 +70,23 @@ def test_the_key_value_cache_gives_the_full_forward_pass_logits():
 def test_cached_and_uncached_sampling_give_the_same_text(trained, settings):
     model, _, _ = trained
     # 70 new characters cross the 32-character context: the window moves twice
-    cached = model.generate("ROMEO:", 70, seed=3, num_samples=3, **settings)
-    uncached = model.generate("ROMEO:", 70, seed=3, num_samples=3, use_cache=False, **settings)
+    cached = model.generate("ROMEO:", 3, seed=3, max_new_tokens=70, **settings)
+    uncached = model.generate("ROMEO:", 3, seed=3, max_new_tokens=70, use_cache=False, **settings)
     assert cached == uncached
     assert all(t.startswith("ROMEO:") and len(t) == 76 for t in cached)
 
 
 def test_sampling_is_seeded_and_filters_as_asked(trained):
     model, _, _ = trained
-    a = model.generate("\n", 60, seed=0, num_samples=4)
-    assert a == model.generate("\n", 60, seed=0, num_samples=4)
-    assert a != model.generate("\n", 60, seed=1, num_samples=4)
-    assert isinstance(model.generate("\n", 5, seed=0), str)
+    a = model.generate("\n", 4, seed=0, max_new_tokens=60)
+    assert a == model.generate("\n", 4, seed=0, max_new_tokens=60)
+    assert a != model.generate("\n", 4, seed=1, max_new_tokens=60)
+    assert isinstance(model.generate("\n", seed=0, max_new_tokens=5), str)
     # greedy decoding ignores the seed; top_k=1 is greedy too
-    greedy = model.generate("First", 40, temperature=0)
-    assert greedy == model.generate("First", 40, temperature=1.0, top_k=1, seed=9)
+    greedy = model.generate("First", max_new_tokens=40, temperature=0)
+    assert greedy == model.generate("First", max_new_tokens=40, temperature=1.0, top_k=1, seed=9)
     # the trained model has learnt which characters follow which
-    assert " the " in "".join(model.generate("\n", 300, seed=0, temperature=0.5, num_samples=4))
+    assert " the " in "".join(model.generate("\n", 4, seed=0, max_new_tokens=300, temperature=0.5))
 
 
 def test_pick_keeps_only_the_nucleus():
@@ -109,7 +110,7 @@ def test_the_tokenizer_names_unknown_characters():
     assert tok.decode(tok.encode("a zzx", unknown="drop")) == "a "
     model = GPT(tok.vocabulary, block_size=8, num_layers=1, num_heads=1, embed_dim=8)
     with pytest.raises(UnknownCharacterError, match="'q'"):
-        model.generate("aq", 3)
+        model.generate("aq", max_new_tokens=3)
     with pytest.raises(ValueError, match="shape"):
         model.compile()
         model.fit(np.zeros((4, 9), "int32"), np.zeros((4, 9), "int32"), verbose=0)
@@ -173,7 +174,7 @@ def test_sample_prints_text_and_refuses_image_flags_for_text(tmp_path, backend):
     assert proc.returncode == 2 and "'与孤鹜齐飞'" in proc.stderr
     proc = run(["-m", "zoo", "sample", "gan_mnist", "--prompt", "x", "--out", str(tmp_path / "x.png")],
                check=False)
-    assert proc.returncode == 2 and "--prompt applies to text models" in proc.stderr
+    assert proc.returncode == 2 and "gan_mnist has no option --prompt" in proc.stderr
 
 
 def test_regular_form_accepts_the_four_forms_and_nothing_else():
@@ -192,7 +193,7 @@ def test_regular_form_accepts_the_four_forms_and_nothing_else():
 def test_a_resumed_run_draws_the_windows_of_the_next_epoch_not_the_first_again(tmp_path):
     import argparse
 
-    from zoo import training
+    from zoo import harness
 
     class Recorded(RandomWindows):
         seen = []
@@ -205,9 +206,9 @@ def test_a_resumed_run_draws_the_windows_of_the_next_epoch_not_the_first_again(t
     model.compile()
     ids = model.tokenizer.encode(TEXT)
     args = argparse.Namespace(workdir=str(tmp_path / "run"), fresh=False, epochs=1, verbose=0, batch_size=4)
-    training.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
+    harness.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
     first = min(Recorded.seen)  # 0, or 1 where the backend's data adapter calls on_epoch_end first
     Recorded.seen.clear()
     args.epochs = 2  # the same workdir: BackupAndRestore resumes at epoch 2
-    training.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
+    harness.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
     assert min(Recorded.seen) == first + 1, (first, Recorded.seen)

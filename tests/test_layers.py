@@ -9,7 +9,7 @@ import pytest
 from keras import layers
 
 import zoo.layers as zl
-from zoo.core import backend as zoo_backend
+from zoo.core import torch_kernels as zoo_backend
 
 CONV = [dict(filters=6, kernel_size=4, strides=2, padding="same"),  # DCGAN: symmetric padding
         dict(filters=6, kernel_size=3, padding="same"),

@@ -29,7 +29,7 @@ def test_a_saved_preset_loads_with_equal_outputs(preset):
     np.testing.assert_allclose(numpy(loaded(z)), numpy(gan(z)), atol=1e-6)
     np.testing.assert_array_equal(loaded.generate(8, seed=1), gan.generate(8, seed=1))
     meta = zoo.info(path)
-    assert meta["dataset"] == "fixture" and meta["parameters"]["generator"] > 0
+    assert meta["dataset"]["name"] == "fixture" and meta["parameters"]["generator"] > 0
     assert len(meta["weights_sha256"]) == 64
 
 

@@ -23,6 +23,7 @@ def __getattr__(name):
 
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in ("core", "data", "viz", "models", "registry", "training", "cli", "errors"):
+    if name in ("core", "data", "viz", "models", "registry", "harness", "cli", "errors", "tasks", "diffusion",
+                "networks", "layers", "text", "evaluation", "metrics"):
         return importlib.import_module(f"zoo.{name}")
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")

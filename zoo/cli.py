@@ -1,36 +1,42 @@
-"""The `zoo` command: list, info, sample, train.
+"""The `zoo` command: list, info, sample, eval, train.
 
-    zoo list
+    zoo list [--family gan]
     zoo info gan_mnist
     zoo sample gan_mnist --num 64 --seed 0 --out grid.png --backend torch
+    zoo sample ddpm_mnist --sampler dpmpp_2m --steps 20    # the model's own options
     zoo sample gpt_tang --prompt 落霞与孤鹜齐飞 --max-new-tokens 64
-    zoo eval dcgan_anime --num 10000                      # FID, KID, precision/recall, IS
-    zoo eval ddpm_mnist --sampler ddim --steps 50 --num 2000 --update-card
-    zoo train gan_mnist --epochs 5 --limit 5000          # flags of recipes/gan_mnist.py
+    zoo sample NAME --help                                 # the options NAME takes
+    zoo eval dcgan_anime --num 10000                       # FID, KID, precision/recall, IS
+    zoo train gan_mnist --epochs 5 --limit 5000            # the recipe's flags (zoo train NAME --help)
 
-Keras is imported only after `--backend` has set KERAS_BACKEND. Bad input ends
-with one line on stderr and exit status 2.
+A model's flags are built from the sampling options it declares (zoo.tasks.Option), so
+the CLI knows no model by name. Keras is imported only after `--backend` has set
+KERAS_BACKEND. Bad input ends with one line on stderr and exit status 2. The backends are
+compared by `python -m benchmarks.backends` in a source checkout (benchmarks/ is not part
+of the installed package).
 """
 
 import argparse
 import importlib
 import json
 import os
-import pathlib
+import pkgutil
 import sys
 
 from zoo.errors import ZooError
 
 BACKENDS = ("tensorflow", "jax", "torch")
-TEXT_DEFAULTS = {"prompt": "\n", "max_new_tokens": 200, "temperature": 0.8, "top_k": None, "top_p": None,
-                 "num_texts": 1}
 
-def _recipes_dir():
-    """recipes/ of a source checkout, or the copy installed as the package zoo.recipes."""
-    try:
-        return pathlib.Path(importlib.import_module("zoo.recipes").__file__).parent
-    except ImportError:
-        return pathlib.Path(__file__).resolve().parents[1] / "recipes"
+
+class ArgumentError(ZooError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one-line ZooErrors (printed as `zoo: error: ...`)."""
+
+    def error(self, message):
+        raise ArgumentError(f"{self.prog}: {message}")
 
 
 def _backend(args):
@@ -46,66 +52,110 @@ def _backend(args):
     return keras.backend.backend()
 
 
-def cmd_list(args):
+# -- a model's options as flags ------------------------------------------------------
+def _nullable(convert):
+    def parse(text):
+        return None if text.lower() == "none" else convert(text)
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
+def _bool(text):
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+_bool.__name__ = "bool (true/false)"
+
+
+def option_parser(model, prog):
+    """A parser of the flags of `model`'s declared options (`--steps` for `steps`); only
+    the flags given appear in its result, so the model's defaults hold for the rest."""
+    p = Parser(prog=prog, add_help=False, argument_default=argparse.SUPPRESS)
+    for option in model.call_options() + model.sampling_options():
+        kwargs = {"dest": option.name, "metavar": option.name.upper(),
+                  "help": f"{option.help} ({option.describe()}; default: {option.default!r})".replace("%", "%%")}
+        if option.kind == "choice":
+            kwargs.update(choices=option.choices, metavar=None)
+        elif option.kind == "labels":
+            kwargs.update(nargs="+", type=int)
+        else:
+            convert = {"int": int, "float": float, "bool": _bool, "text": str}[option.kind]
+            kwargs["type"] = _nullable(convert) if option.nullable else convert
+        p.add_argument("--" + option.name.replace("_", "-"), **kwargs)
+    return p
+
+
+def model_options(model, name, rest, prog):
+    """The options given as flags in `rest`; `--help` prints them and exits."""
+    parser = option_parser(model, prog)
+    if "-h" in rest or "--help" in rest:
+        parser.usage = f"{prog} [--num N] [--seed SEED] [--out FILE] [--backend B] [{name}'s options]"
+        parser.description = f"{name} is a {type(model).__name__}" + ("." if parser._actions else
+                                                                        "; it takes no options of its own.")
+        print(parser.format_help())
+        raise SystemExit(0)
+    options, unknown = parser.parse_known_args(rest)
+    if unknown:
+        flags = [a.option_strings[0] for a in parser._actions]
+        raise ArgumentError(f"{name} has no option {unknown[0]}; its options: {', '.join(flags) or 'none'} "
+                            f"(zoo sample {name} --help)")
+    return vars(options)
+
+
+def load_generator(name):
+    from zoo import registry
+    from zoo.tasks import Generator
+
+    model = registry.load(name)
+    if not isinstance(model, Generator):
+        raise ZooError(f"{name} is a {type(model).__name__}, which generates nothing; it embeds images for "
+                       f"zoo eval (--features {name})")
+    return model
+
+
+# -- commands --------------------------------------------------------------------------
+def cmd_list(args, rest):
     from zoo import registry
 
     for name in registry.list_models(args.family):
-        meta = registry.info(name)
-        print(f"{name:24s} {meta.get('family', ''):10s} {meta.get('description', '')}")
+        preset = registry.Preset(name)
+        print(f"{name:24s} {preset.family or '':10s} {preset.card.get('description', '')}")
 
 
-def cmd_info(args):
+def cmd_info(args, rest):
     from zoo import registry
 
     print(json.dumps(registry.info(args.name), indent=2, ensure_ascii=False))
 
 
-def cmd_sample(args):
+def cmd_sample(args, rest):
     backend = _backend(args)
-    from zoo import registry, viz
-
-    model = registry.load(args.name)
-    if getattr(model, "family", None) == "text":
-        _diffusion_kwargs(args, "text")  # refuses diffusion flags
-        texts = model.generate(args.prompt, args.max_new_tokens, temperature=args.temperature,
-                               top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                               num_samples=args.num_texts)
-        out = "\n\n".join(texts) + "\n"
-        if args.out:
-            pathlib.Path(args.out).write_text(out, encoding="utf-8")
-            print(f"wrote {args.out} ({len(texts)} texts from {args.name}, {backend} backend)")
-        else:
-            sys.stdout.write(out)
+    model = load_generator(args.name)
+    options = model_options(model, args.name, rest, f"zoo sample {args.name}")
+    samples = model.generate(num=model.default_num if args.num is None else args.num, seed=args.seed, **options)
+    out = args.out or model.default_out
+    if out is None:
+        sys.stdout.write(model.format_samples(samples))
         return
-    text_flags = [f for f in ("prompt", "max_new_tokens", "temperature", "top_k", "top_p", "num_texts")
-                  if getattr(args, f) != TEXT_DEFAULTS[f]]
-    if text_flags:
-        raise ZooError(f"--{text_flags[0].replace('_', '-')} applies to text models; {args.name} draws images")
-    images = model.generate(args.num, seed=args.seed, **_diffusion_kwargs(args, model.family))
-    # a conditional model cycles through its classes: one class per column
-    path = viz.save_grid(images, args.out or "samples.png",
-                         nrow=args.nrow or getattr(model, "num_classes", None))
-    print(f"wrote {path} ({len(images)} samples of {args.name}, {backend} backend)")
+    path = model.save_samples(samples, out, nrow=args.nrow)
+    print(f"wrote {path} ({len(samples)} samples of {args.name}, {backend} backend)")
 
 
-def _diffusion_kwargs(args, family):
-    """generate() arguments of a diffusion model from --sampler/--steps/--eta."""
-    if args.sampler is None and args.steps is None and args.eta is None:
-        return {}
-    if family != "diffusion":
-        raise ZooError(f"--sampler/--steps/--eta apply to diffusion models; {args.name} is a {family} model")
-    kwargs = {"sampler": args.sampler or "ddim", "steps": args.steps}
-    if args.eta is not None:
-        kwargs["eta"] = args.eta
-    return kwargs
-
-
-def cmd_eval(args):
+def cmd_eval(args, rest):
     backend = _backend(args)
-    from zoo import evaluation, registry
+    import pathlib
 
-    kwargs = _diffusion_kwargs(args, registry.info(args.name).get("family"))
-    result = evaluation.evaluate(args.name, num=args.num, features=args.features, seed=args.seed, **kwargs)
+    from zoo import evaluation
+
+    model = load_generator(args.name)
+    options = model_options(model, args.name, rest, f"zoo eval {args.name}")
+    result = evaluation.evaluate(args.name, num=args.num, features=args.features, seed=args.seed, model=model,
+                                 **options)
     print(evaluation.table_header())
     print(evaluation.table_row(result))
     print(result["note"])
@@ -118,98 +168,72 @@ def cmd_eval(args):
 
 
 def recipes():
-    return sorted(p.stem for p in _recipes_dir().glob("*.py") if not p.stem.startswith("_"))
+    """{recipe name: module name} of the recipes installed as zoo.recipes."""
+    import zoo.recipes
+
+    return {m.name: f"zoo.recipes.{m.name}" for m in pkgutil.iter_modules(zoo.recipes.__path__)
+            if not m.name.startswith("_")}
 
 
 def find_recipe(name):
     """The recipe module for a recipe or preset name, and the flags that pick the preset."""
-    sys.path.insert(0, str(_recipes_dir()))
-    if name in recipes():
-        return importlib.import_module(name), []
-    for recipe in recipes():
-        module = importlib.import_module(recipe)
+    known = recipes()
+    if name in known:
+        return importlib.import_module(known[name]), []
+    for module_name in known.values():
+        module = importlib.import_module(module_name)
         if name in getattr(module, "VARIANTS", {}):
             return module, ["--variant", name]
-    raise ZooError(f"no recipe for {name!r}; recipes: {', '.join(recipes()) or 'none'}")
+    raise ZooError(f"no recipe for {name!r}; recipes: {', '.join(sorted(known)) or 'none'}")
 
 
 def cmd_train(args, rest):
     module, flags = find_recipe(args.name)
     _backend(args)
-    argv = [*flags, *rest]
-    sys.argv = [f"recipes/{module.__name__}.py", *argv]
-    module.main(argv)
-
-
-def cmd_bench(args, rest):
-    """benchmarks/backends.py of a source checkout (benchmarks/ is not installed with the package)."""
-    script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "backends.py"
-    if not script.exists():
-        raise ZooError(f"zoo bench runs {script.relative_to(script.parents[2])} of a source checkout of zoo, "
-                       "which is not here (benchmarks/ is not part of the installed package)")
-    sys.path.insert(0, str(script.parents[1]))
-    sys.argv[0] = "zoo bench"
-    importlib.import_module("benchmarks.backends").main(rest)
-
-
-def diffusion_flags(s):
-    s.add_argument("--sampler", choices=("ddim", "ddpm"), default=None,
-                   help="diffusion models: ddim (default) or ddpm (ancestral, all T steps)")
-    s.add_argument("--steps", type=int, default=None, help="diffusion models: DDIM steps (default 50)")
-    s.add_argument("--eta", type=float, default=None,
-                   help="diffusion models: DDIM eta (0: deterministic; default: the preset's, 1 for zoo's)")
+    module.main([*flags, *rest])
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="zoo", description="A Keras 3 model zoo of generative models.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = Parser(prog="zoo", description="A Keras 3 model zoo of generative models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     backend = argparse.ArgumentParser(add_help=False)
     backend.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: KERAS_BACKEND)")
 
     s = sub.add_parser("list", help="list the shipped presets")
-    s.add_argument("--family", default=None)
+    s.add_argument("--family", default=None, help="only this family (gan, vae, diffusion, text, features)")
     s = sub.add_parser("info", help="print a preset's card")
     s.add_argument("name")
-    s = sub.add_parser("sample", parents=[backend], help="draw a grid of samples as PNG")
+    s = sub.add_parser("sample", parents=[backend], add_help=False,
+                       help="draw samples: a PNG grid, or text (zoo sample NAME --help: NAME's options)")
     s.add_argument("name", help="preset name or directory")
-    s.add_argument("--num", type=int, default=64)
+    s.add_argument("--num", type=int, default=None, help="how many (default: 64 images, 1 text)")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--nrow", type=int, default=None, help="images per row")
-    s.add_argument("--out", default=None, help="output file (images: default samples.png; "
-                   "text: printed unless given)")
-    s.add_argument("--prompt", default=TEXT_DEFAULTS["prompt"], help="text models: the text to continue")
-    s.add_argument("--max-new-tokens", type=int, default=TEXT_DEFAULTS["max_new_tokens"])
-    s.add_argument("--temperature", type=float, default=TEXT_DEFAULTS["temperature"])
-    s.add_argument("--top-k", type=int, default=TEXT_DEFAULTS["top_k"])
-    s.add_argument("--top-p", type=float, default=TEXT_DEFAULTS["top_p"])
-    s.add_argument("--num-texts", type=int, default=TEXT_DEFAULTS["num_texts"], help="text models: how many")
-    diffusion_flags(s)
-    s = sub.add_parser("eval", parents=[backend], help="FID, KID, precision/recall of an image model")
+    s.add_argument("--out", default=None, help="output file (images: default samples.png; text: printed unless given)")
+    s = sub.add_parser("eval", parents=[backend], add_help=False,
+                       help="FID, KID, precision/recall of an image model (zoo eval NAME --help)")
     s.add_argument("name", help="preset name or directory")
     s.add_argument("--num", type=int, default=10000, help="samples to draw (default 10000)")
     s.add_argument("--features", default=None, help="feature network: a preset (default: the one for "
                    "the model's dataset) or 'inception' (ImageNet InceptionV3; needs the network once)")
     s.add_argument("--seed", type=int, default=0)
-    diffusion_flags(s)
     s.add_argument("--out", default=None, help="JSON file to write (default eval_NAME.json)")
     s.add_argument("--update-card", action="store_true", help="store the result in the preset's card")
-    s = sub.add_parser("train", parents=[backend], help="run a recipe (other flags go to it)")
+    s = sub.add_parser("train", parents=[backend], add_help=False,
+                       help="run a recipe (zoo train NAME --help: the recipe's flags)")
     s.add_argument("name")
-    sub.add_parser("bench", help="compare the backends: python benchmarks/backends.py (flags go to it)",
-                   add_help=False)
     return p
 
 
+COMMANDS = {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval, "train": cmd_train}
+
+
 def main(argv=None):
-    parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    if rest and args.command not in ("train", "bench"):
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        if args.command in ("train", "bench"):
-            {"train": cmd_train, "bench": cmd_bench}[args.command](args, rest)
-        else:
-            {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval}[args.command](args)
+        args, rest = build_parser().parse_known_args(argv)
+        if rest and args.command in ("list", "info"):
+            raise ArgumentError(f"zoo {args.command}: unrecognized arguments: {' '.join(rest)}")
+        COMMANDS[args.command](args, rest)
     except BrokenPipeError:  # e.g. `zoo info NAME | head`
         return 0
     except (ZooError, OSError, ValueError) as e:

@@ -5,7 +5,7 @@ what `zoo eval NAME` runs.
     result = evaluation.evaluate("dcgan_anime", num=10000)
 
 Samples are embedded by a feature network: by default zoo's own, picked from the
-dataset named in the model's card (`FEATURES`), and compared with the reference
+dataset in the model's card (`card["dataset"]["name"]`, see `FEATURES`), and compared with the reference
 statistics of the real held-out images shipped with that network
 (`reference_HxW.npz` in its preset). `features="inception"` uses Keras' InceptionV3
 with ImageNet weights instead (online users: Keras downloads them once) and computes
@@ -15,7 +15,6 @@ Numbers from zoo's feature networks are comparable with each other (same network
 reference), not with the Inception-v3 FIDs of papers.
 """
 
-import json
 import pathlib
 import time
 
@@ -76,7 +75,7 @@ def load_reference_file(path):
 
 
 def load_reference(features, size):
-    preset = registry.preset_path(features)
+    preset = registry.Preset(features).path
     path = reference_path(preset, size)
     if not path.is_file():
         have = sorted(p.stem.split("_", 1)[1] for p in preset.glob("reference_*.npz"))
@@ -86,9 +85,9 @@ def load_reference(features, size):
 
 
 # -- the feature networks ------------------------------------------------------------
-def default_features(name):
+def default_features(preset):
     """The feature network for a preset: the one trained on the dataset in its card."""
-    dataset = str(registry.info(name).get("dataset", "")).split(" ")[0]
+    name, dataset = preset.name, preset.dataset["name"]
     if dataset not in FEATURES:
         raise EvaluationError(f"no zoo feature network for {name}'s dataset {dataset!r} (known: "
                               f"{', '.join(FEATURES)}); pass --features NAME or --features inception")
@@ -133,10 +132,12 @@ class Inception:
 
 
 def feature_network(features):
+    from zoo.tasks import FeatureExtractor
+
     if features == "inception":
         return Inception()
     net = registry.load(features)
-    if getattr(net, "family", None) != "features":
+    if not isinstance(net, FeatureExtractor):
         raise EvaluationError(f"{features} is not a feature network (zoo list --family features)")
     return net
 
@@ -164,34 +165,32 @@ def compare(net, images, reference, seed=0, labels=None):
                if labels is not None else {})}
 
 
-def evaluate(name, num=10000, features=None, seed=0, **generate_kwargs):
-    """Draws `num` samples from the preset `name` (seed `seed`; `generate_kwargs` go to
-    `model.generate`, e.g. sampler/steps of a diffusion model) and measures them."""
+def evaluate(name, num=10000, features=None, seed=0, model=None, **options):
+    """Draws `num` samples from the preset `name` (seed `seed`; `options` are the model's
+    sampling options, e.g. sampler/steps of a diffusion model) and measures them. The
+    result records every sampling setting used, defaults included. `model`: the preset's
+    model, if the caller has loaded it already."""
     import keras
 
-    if num < 10:
-        raise EvaluationError(f"--num must be at least 10; got {num}")
-    model = registry.load(name)
-    if getattr(model, "family", None) in ("text", "features"):
-        raise EvaluationError(f"{name} is a {model.family} model; zoo eval measures image models")
-    if model.family == "diffusion":  # record the sampler settings in full
-        sampler = generate_kwargs.get("sampler", "ddim")
-        eta = model.eta if generate_kwargs.get("eta") is None else float(generate_kwargs["eta"])
-        steps = len(model.schedule_for(sampler, generate_kwargs.get("steps"), eta)[0])
-        generate_kwargs = {"sampler": sampler, "steps": steps, **({"eta": eta} if sampler == "ddim" else {})}
-    features = features or default_features(name)
+    from zoo.tasks import ImageGenerator, check_int
+
+    num = check_int("num", num, 10)
+    preset = registry.Preset(name)
+    model = preset.load() if model is None else model
+    if not isinstance(model, ImageGenerator):
+        raise EvaluationError(f"{name} does not generate images (a {preset.family} model); "
+                              "zoo eval measures image generators")
+    options = {**model.evaluation_options(num), **options}  # a conditional model: every class in turn
+    settings = model.resolve_options(**options)
+    labels = settings.get("labels")
+    features = features or default_features(preset)
     net = feature_network(features)
     start = time.time()
-    labels = None
-    if getattr(model, "num_classes", None):  # conditional: every class in turn
-        labels = np.arange(num) % model.num_classes
-        generate_kwargs = {**generate_kwargs, "labels": labels}
-    images = model.generate(num, seed=seed, **generate_kwargs)
-    generate_kwargs.pop("labels", None)
+    images = model.generate(num, seed=seed, **options)
     sampling_s = time.time() - start
     size = images.shape[1]
     if features == "inception":
-        reference = inception_reference(net, name, num, size)
+        reference = inception_reference(net, preset, num, size)
         note = "InceptionV3 (ImageNet) features; reference: the dataset's held-out split"
     else:
         if images.shape[-1] != net.image_shape[-1]:
@@ -199,55 +198,77 @@ def evaluate(name, num=10000, features=None, seed=0, **generate_kwargs):
                                   f"{name} draws {images.shape[-1]}")
         reference = load_reference(features, size)
         note = NOTE.format(features=features)
-    if labels is not None and net.heads.get(net.label_heads[0]) != model.num_classes:
+    classes = {o.name: o.high for o in model.sampling_options()}.get("labels")
+    if labels is not None and net.heads.get(net.label_heads[0]) != classes + 1:
         labels = None  # the classifier does not know these classes
     result = compare(net, images, reference, seed=seed, labels=labels)
+    recorded = {k: v for k, v in settings.items() if v is not None and not isinstance(v, np.ndarray)}
     return {"model": str(name), "features": features, **result, "seed": seed,
-            "image_size": f"{images.shape[1]}x{images.shape[2]}", **generate_kwargs,
+            "image_size": f"{images.shape[1]}x{images.shape[2]}", **recorded,
             "backend": keras.backend.backend(), "sampling_s": round(sampling_s, 1),
             "total_s": round(time.time() - start, 1), "note": note}
 
 
-def inception_reference(net, name, num, size):
+def inception_reference(net, preset, num, size):
     from zoo import data
 
-    dataset = str(registry.info(name).get("dataset", "")).split(" ")[0]
-    images = data.labelled_splits(dataset)[2]
+    images = data.labelled_splits(preset.dataset["name"])[2]
     features = net.features(resize(images[:num], size))
     stats = metrics.FeatureStats().update(features)
     return {"mean": stats.mean, "cov": stats.cov, "features": features, "n": stats.n}
 
 
+# Result fields that are not sampling settings (everything else recorded is one).
+RESULT_FIELDS = {"model", "features", "fid", "kid", "kid_std", "precision", "recall", "inception_score",
+                 "inception_score_std", "inception_score_head", "num", "num_reference", "seed", "image_size",
+                 "backend", "sampling_s", "total_s", "note", "label_accuracy"}
+
+
+def settings_of(result):
+    """The sampling settings a result was drawn with, in the order they were recorded."""
+    return {k: v for k, v in result.items() if k not in RESULT_FIELDS}
+
+
 def result_key(result):
-    """The card entry a result is stored under: features, sample count, sampler settings."""
-    extra = [f"{k}={result[k]}" for k in ("num", "sampler", "steps", "eta") if k in result]
+    """The card entry a result is stored under: features, sample count, sampling settings."""
+    extra = [f"{k}={v}" for k, v in {"num": result["num"], **settings_of(result)}.items()]
     return " ".join([result["features"], *extra])
 
 
 def update_card(preset, entries):
     """Merges `entries` into a preset's metadata.json (the weights and their sha256 are
     untouched)."""
-    path = registry.preset_path(preset) / registry.METADATA
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    for key, value in entries.items():
-        if isinstance(value, dict) and isinstance(meta.get(key), dict):
-            meta[key] = {**meta[key], **value}
-        else:
-            meta[key] = value
-    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    registry.Preset(preset).update_card(entries)
 
 
 COLUMNS = {"model": "model", "sampler": "sampler", "features": "features", "num": "samples", "fid": "FID ↓",
            "kid": "KID ×1000 ↓", "precision": "precision ↑", "recall": "recall ↑", "inception_score": "IS ↑"}
 
 
+# How a sampling setting reads in the tables' sampler column (a setting not named here is
+# shown as name=value; one whose value is listed as None is left out).
+SHOWN = {"eta": lambda v: f"η={v:g}", "clip_x0": {"clip": None, "none": "no x̂0 clip", "dynamic": "x̂0 dyn. thr."},
+         "clipped_eps": {True: None, False: "raw ε"}, "guidance_scale": lambda v: f"cfg {v:g}"}
+
+
+def sampler_cell(result):
+    settings = settings_of(result)
+    if "sampler" not in settings:
+        return "—"
+    words = [f"{settings.pop('sampler')}-{settings.pop('steps')}"]
+    for key, value in settings.items():
+        show = SHOWN.get(key)
+        word = show(value) if callable(show) else show.get(value, f"{key}={value}") if show else f"{key}={value}"
+        if word:
+            words.append(word)
+    return " ".join(words)
+
+
 def cells(result):
     """A result's table cells, by COLUMNS key."""
     model = result["model"]
     return {"model": model if model.startswith("real ") else f"`{model}`", "features": result["features"],
-            "num": f"{result['num']:,}",
-            "sampler": (f"{result['sampler']}-{result['steps']}" + (f" η={result['eta']:g}" if "eta" in result else "")
-                        if "sampler" in result else "—"),
+            "num": f"{result['num']:,}", "sampler": sampler_cell(result),
             "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
             "precision": f"{result['precision']:.3f}", "recall": f"{result['recall']:.3f}",
             "inception_score": f"{result['inception_score']:.2f}"}
@@ -267,11 +288,11 @@ def cards_table(names=None):
     every shipped image model), one row per result."""
     results = []
     for name in names or registry.list_models():
-        card = registry.info(name)
-        results += list(card.get("evaluation", {}).values())
-        for size, floor in card.get("real_training_images_vs_reference", {}).items():
-            dataset = str(card.get("dataset", "")).split(" ")[0]
-            results.append({**floor, "model": f"real {dataset} training images, {size}", "features": name})
+        preset = registry.Preset(name)
+        results += list(preset.card.get("evaluation", {}).values())
+        for size, floor in preset.card.get("real_training_images_vs_reference", {}).items():
+            results.append({**floor, "model": f"real {preset.dataset['name']} training images, {size}",
+                            "features": name})
     results.sort(key=lambda r: (r["features"], r["fid"]))
     return "\n".join([table_header()] + [table_row(r) for r in results])
 
@@ -286,11 +307,12 @@ def sampler_table(names=None, backend="tensorflow"):
     for name in names or registry.list_models():
         card = registry.info(name)
         times = card.get("sampling_seconds_64", {}).get(backend)
-        if card.get("family") != "diffusion" or not times:
+        if not times:  # models with sampler timings in their cards (the diffusion models)
             continue
         ddpm = next((s for k, s in times.items() if k.startswith("ddpm")), None)
         results = sorted(card.get("evaluation", {}).values(),
-                         key=lambda r: (-r["num"], r["sampler"] != "ddpm", -r["steps"], r.get("eta", 1.0)))
+                         key=lambda r: (-r["num"], r["sampler"] != "ddpm", r["sampler"], -r["steps"],
+                                        r.get("eta") or 0.0, sampler_cell(r)))
         for r in results:
             row, seconds = cells(r), times.get(f"{r['sampler']}-{r['steps']}")
             rows.append("| " + " | ".join([
@@ -311,11 +333,18 @@ def write_into(path, table, marker="evaluation-table"):
     path.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
 
 
-if __name__ == "__main__":  # python -m zoo.evaluation [--readme README.md]: the tables of the cards
-    import sys
+def main(argv=None):
+    """python -m zoo.evaluation [--readme README.md]: the tables of the cards."""
+    import argparse
 
+    p = argparse.ArgumentParser(prog="python -m zoo.evaluation", description=main.__doc__)
+    p.add_argument("--readme", default=None, help="write the tables between the markers of this markdown file")
+    args = p.parse_args(argv)
     tables = {"evaluation-table": cards_table(), "sampler-table": sampler_table()}
     print("\n\n".join(tables.values()))
-    if sys.argv[1:2] == ["--readme"]:
-        for marker, table in tables.items():
-            write_into(sys.argv[2], table, marker)
+    for marker, table in tables.items() if args.readme else ():
+        write_into(args.readme, table, marker)
+
+
+if __name__ == "__main__":
+    main()

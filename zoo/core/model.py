@@ -114,44 +114,6 @@ class ZooModel(keras.Model):
         self.built = True
 
 
-class LatentImageModel(ZooModel):
-    """A ZooModel that draws images from latent vectors: subclasses set
-    `self.latent_dim` and `self.image_shape` and write `decode_batch(z)` (a backend
-    tensor of images in [-1, 1]); `decode`, `sample_noise` and `generate` follow."""
-
-    def sample_noise(self, num_samples, seed=None):
-        """Standard-normal latent vectors from numpy's generator: the same seed gives the
-        same z on every backend."""
-        return np.random.default_rng(seed).standard_normal(
-            (int(num_samples), self.latent_dim)).astype("float32")
-
-    def decode(self, z, batch_size=None):
-        """Latent vectors (N, latent_dim) -> numpy uint8 images (N, H, W, C)."""
-        z = np.asarray(z, "float32")
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"{self.name} decodes latent vectors of shape (N, {self.latent_dim}); "
-                             f"got {z.shape}")
-        return batched(lambda zb: to_uint8(self.decode_batch(zb)), z, batch_size,
-                       empty=np.zeros((0, *self.image_shape), np.uint8))
-
-    def generate(self, num_samples, seed=None, batch_size=None):
-        """`num_samples` images as a numpy uint8 array (N, H, W, C); the same seed gives
-        the same images."""
-        if int(num_samples) < 0:
-            raise ValueError(f"num_samples must be >= 0; got {num_samples}")
-        return self.decode(self.sample_noise(num_samples, seed), batch_size)
-
-    def check_images(self, images):
-        """uint8 images at the public surface: (N, H, W, C) or one (H, W, C)."""
-        images = np.asarray(images)
-        if images.ndim == len(self.image_shape):
-            images = images[None]
-        if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(f"{self.name} takes images of shape (N, "
-                             f"{', '.join(map(str, self.image_shape))}); got {images.shape}")
-        return images
-
-
 def batched(fn, x, batch_size=None, empty=None):
     """`fn` over `x` in batches (numpy in, numpy out, concatenated)."""
     batch_size = batch_size or 256
@@ -164,4 +126,3 @@ def to_uint8(images):
     """Images in [-1, 1] (any backend tensor) -> numpy uint8 in [0, 255]."""
     images = keras.ops.convert_to_numpy(images).astype(np.float32)
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
-

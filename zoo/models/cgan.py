@@ -7,7 +7,8 @@ Preset `cgan_mnist`: 28x28 MNIST digits from 100-d noise and a class label 0-9.
 * Generator and discriminator are otherwise the MLPs of `gan_mnist` (zoo/models/gan.py),
   and training is `AdversarialModel.train_step` with the batch's labels as the condition.
 
-`model.fit(images, labels)`; `model.generate(num, labels=[...], seed=...)`.
+`model.fit(images, labels)`; `model.generate(labels=[...], seed=...)` (or `generate(num)`: the
+classes in turn).
 """
 
 import keras
@@ -15,7 +16,9 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.core import batched, to_uint8
-from zoo.models.gan import AdversarialModel, discriminator_mlp, generator_mlp
+from zoo.models.adversarial import AdversarialModel, NonSaturating
+from zoo.models.gan import discriminator_mlp, generator_mlp
+from zoo.tasks import Option
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -41,11 +44,12 @@ class CGAN(AdversarialModel):
         self.num_classes, self.g_units, self.d_units = num_classes, tuple(g_units), tuple(d_units)
         self.setup(image_shape, latent_dim, seed,
                    build_generator(latent_dim, num_classes, self.g_units, tuple(image_shape)),
-                   build_discriminator(tuple(image_shape), num_classes, self.d_units), label_smoothing)
+                   build_discriminator(tuple(image_shape), num_classes, self.d_units),
+                   NonSaturating(label_smoothing))
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "g_units": self.g_units, "d_units": self.d_units}
+        return {**super().get_config(), "num_classes": self.num_classes, "g_units": self.g_units,
+                "d_units": self.d_units, "label_smoothing": self.loss_fn.label_smoothing}
 
     def call(self, inputs, training=False):
         z, labels = inputs
@@ -57,28 +61,25 @@ class CGAN(AdversarialModel):
         return ops.reshape(ops.cast(data[1], "int32"), (-1,))
 
     # -- generation ------------------------------------------------------------------
-    def check_labels(self, labels, num):
-        labels = np.arange(num) % self.num_classes if labels is None else np.asarray(labels)
-        labels = labels.astype("int32").reshape(-1)
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(f"{self.name} draws classes 0..{self.num_classes - 1}; got labels "
-                             f"{sorted(set(labels.tolist()))}")
-        return labels
+    def sampling_options(self):
+        return [Option("labels", "labels", None, high=self.num_classes - 1, nullable=True,
+                       help="the digit of each image (default: 0, 1, 2, ... in turn)")]
+
+    @property
+    def grid_columns(self):  # a sample grid: one class per column
+        return self.num_classes
+
+    def evaluation_options(self, num):
+        return {"labels": np.arange(num) % self.num_classes}
 
     def decode(self, z, labels=None, batch_size=None):
-        """Latent vectors and their labels -> numpy uint8 images (N, H, W, C)."""
-        z = np.asarray(z, "float32")
-        labels = self.check_labels(labels, len(z))
+        """Latent vectors and their labels (default 0, 1, 2, ... in turn) -> numpy uint8 images."""
+        z = self.check_latents(z)
+        labels = np.arange(len(z)) % self.num_classes if labels is None else labels
+        labels = self.resolve_options(labels=labels)["labels"]
         if len(labels) != len(z):
             raise ValueError(f"got {len(z)} latent vectors but {len(labels)} labels")
         both = np.concatenate([z, labels[:, None].astype("float32")], axis=1)
         return batched(lambda b: to_uint8(self.generator(
-            [b[:, :-1], b[:, -1].astype("int32")], training=False)), both, batch_size)
-
-    def generate(self, num_samples=None, labels=None, seed=None, batch_size=None):
-        """Images of the given `labels` (default: 0, 1, ..., 9, 0, ... for `num_samples`);
-        numpy uint8 (N, H, W, C)."""
-        num = len(np.asarray(labels).reshape(-1)) if num_samples is None else int(num_samples)
-        if labels is not None and len(np.asarray(labels).reshape(-1)) != num:
-            raise ValueError(f"num_samples is {num} but {len(np.asarray(labels).reshape(-1))} labels were given")
-        return self.decode(self.sample_noise(num, seed), self.check_labels(labels, num), batch_size)
+            [b[:, :-1], b[:, -1].astype("int32")], training=False)), both, batch_size,
+            empty=np.zeros((0, *self.image_shape), np.uint8))

@@ -9,7 +9,7 @@ Preset `dcgan_anime`: 64x64 RGB anime faces from 100-d Gaussian noise.
   BatchNorm on all but the first, one logit out.
 * Weights start as in the paper: N(0, 0.02) for (transposed) convolutions and dense
   layers, BatchNorm scales N(1, 0.02).
-* Training: `AdversarialModel.train_step` (zoo/models/gan.py): non-saturating loss, one
+* Training: `AdversarialModel.train_step` (zoo/models/adversarial.py): non-saturating loss, one
   D and one G update per batch, Adam(2e-4, beta_1=0.5) each, optional one-sided label
   smoothing (D aims at 1 - s on real images; the recipe uses s = 0.1).
 
@@ -22,7 +22,7 @@ import keras
 from keras import layers
 
 from zoo.layers import BatchNormalization, Conv2D, Conv2DTranspose
-from zoo.models.gan import AdversarialModel
+from zoo.models.adversarial import AdversarialModel, NonSaturating
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -78,7 +78,7 @@ class DCGAN(AdversarialModel):
         self.width = width
         self.setup(image_shape, latent_dim, seed,
                    build_generator(latent_dim, width, tuple(image_shape)),
-                   build_discriminator(tuple(image_shape), width), label_smoothing)
+                   build_discriminator(tuple(image_shape), width), NonSaturating(label_smoothing))
 
     def get_config(self):
-        return {**super().get_config(), "width": self.width}
+        return {**super().get_config(), "width": self.width, "label_smoothing": self.loss_fn.label_smoothing}

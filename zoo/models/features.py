@@ -23,8 +23,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.core import ZooModel, backend
+from zoo.core import backend
 from zoo.layers import BatchNormalization, Conv2D
+from zoo.tasks import FeatureExtractor
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def masked_loss_and_accuracy(labels, logits):
 
 # -- the model -----------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="zoo")
-class FeatureNet(ZooModel):
+class FeatureNet(FeatureExtractor):
     """`fit(images, labels)`: uint8 images (N, H, W, C) and int labels (N, heads) in the
     order of `heads` (-1: no label). `features(images)` -> (N, feature_dim) numpy."""
 

@@ -6,12 +6,13 @@ Presets: `gpt_shakespeare` (tiny shakespeare) and `gpt_tang` (Tang poems, one pe
 * Tokenizer: one token per character; the vocabulary is part of the model's config, so
   it travels inside the preset's config.json (JSON, nothing pickled).
 * Model: token + learned position embeddings, `num_layers` pre-LayerNorm Transformer
-  blocks (zoo.layers), a final LayerNorm, and logits from the token embedding matrix
+  blocks (zoo.networks.transformer), a final LayerNorm, and logits from the token embedding matrix
   itself (weight tying).
 * Training: next-token cross-entropy in nats per character; the progress bar shows the
   loss and the perplexity exp(loss). `fit` takes `(x, y)` batches of token ids,
   `y` being `x` shifted by one (`windows()` and `RandomWindows` make them).
-* Sampling: `generate(prompt, max_new_tokens, temperature, top_k, top_p, seed)` runs one
+* Sampling (the TextGenerator contract, zoo/tasks.py): `generate(prompt, num=None,
+  seed=None, max_new_tokens=..., temperature=..., top_k=..., top_p=..., stop=...)` runs one
   compiled loop per call (jax.jit / tf.function / torch no_grad) that feeds each new
   token through the blocks against a key/value cache; `use_cache=False` re-reads the
   whole window each step instead (for tests and timing). Random draws are numpy
@@ -22,92 +23,15 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.core import ZooModel, backend
-from zoo.errors import ZooError
-from zoo.layers import TransformerBlock, normal
-
-
-class UnknownCharacterError(ZooError, ValueError):
-    pass
-
-
-# -- tokenizer ---------------------------------------------------------------------------
-class CharTokenizer:
-    """Characters <-> token ids over a fixed vocabulary (a list of characters)."""
-
-    def __init__(self, vocabulary):
-        self.vocabulary = [str(c) for c in vocabulary]
-        if any(len(c) != 1 for c in self.vocabulary) or len(set(self.vocabulary)) != len(self.vocabulary):
-            raise ValueError("a character vocabulary holds distinct single characters")
-        self.index = {c: i for i, c in enumerate(self.vocabulary)}
-
-    @classmethod
-    def from_text(cls, text):
-        return cls(sorted(set(text)))
-
-    def __len__(self):
-        return len(self.vocabulary)
-
-    def unknown(self, text):
-        """The distinct characters of `text` outside the vocabulary, most frequent first."""
-        counts = {}
-        for c in text:
-            if c not in self.index:
-                counts[c] = counts.get(c, 0) + 1
-        return sorted(counts, key=lambda c: -counts[c])
-
-    def encode(self, text, unknown="error"):
-        """Token ids (int32 numpy). Characters outside the vocabulary raise
-        UnknownCharacterError (`unknown="error"`) or are left out (`unknown="drop"`)."""
-        missing = self.unknown(text)
-        if missing and unknown == "error":
-            shown = "".join(missing[:20])
-            raise UnknownCharacterError(
-                f"{len(missing)} character(s) not in the model's vocabulary of {len(self)}: "
-                f"{shown!r}{'...' if len(missing) > 20 else ''}")
-        return np.array([self.index[c] for c in text if c in self.index], np.int32)
-
-    def decode(self, ids):
-        return "".join(self.vocabulary[int(i)] for i in np.asarray(ids).reshape(-1))
-
-
-# -- data ----------------------------------------------------------------------------------
-def windows(ids, length):
-    """Non-overlapping (x, y) windows over a token sequence (for evaluation)."""
-    n = (len(ids) - 1) // length
-    x = np.asarray(ids[: n * length]).reshape(n, length)
-    y = np.asarray(ids[1: n * length + 1]).reshape(n, length)
-    return x, y
-
-
-class RandomWindows(keras.utils.PyDataset):
-    """`steps` batches a epoch of (x, y) windows at random offsets of a token sequence
-    (nanoGPT's sampling), drawn from numpy with (seed, epoch, step)."""
-
-    def __init__(self, ids, length, batch_size, steps, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        if len(ids) <= length:
-            raise ValueError(f"the text has {len(ids)} tokens; training windows need more than {length}")
-        self.ids, self.length, self.batch_size = np.asarray(ids, np.int32), int(length), int(batch_size)
-        self.steps, self.seed, self.epoch = int(steps), int(seed), 0
-
-    def __len__(self):
-        return self.steps
-
-    def __getitem__(self, step):
-        rng = np.random.default_rng((self.seed, self.epoch, step))
-        starts = rng.integers(0, len(self.ids) - self.length, self.batch_size)
-        rows = starts[:, None] + np.arange(self.length + 1)
-        chunk = self.ids[rows]
-        return chunk[:, :-1], chunk[:, 1:]
-
-    def on_epoch_end(self):
-        self.epoch += 1
+from zoo.core import backend
+from zoo.networks.transformer import TransformerBlock, normal
+from zoo.tasks import Option, TextGenerator
+from zoo.text import CharTokenizer, RandomWindows, UnknownCharacterError, windows  # noqa: F401
 
 
 # -- the model ---------------------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="zoo")
-class GPT(ZooModel):
+class GPT(TextGenerator):
     family = "text"
 
     def __init__(self, vocabulary, block_size=128, num_layers=4, num_heads=4, embed_dim=128,
@@ -267,20 +191,27 @@ class GPT(ZooModel):
         self._compiled[key] = backend.compile_inference(cached if use_cache else uncached, self.variables)
         return self._compiled[key]
 
-    def generate(self, prompt="\n", max_new_tokens=200, temperature=1.0, top_k=None, top_p=None,
-                 seed=None, num_samples=None, use_cache=True, stop=None):
-        """Continues `prompt`; returns prompt + new text (a list of `num_samples` texts
-        when that is given). `stop`: cut each text after the first such character of
-        the new text. Beyond block_size characters, the context restarts from the last
-        block_size/2 characters (the sampler's window moves by halves)."""
-        if not prompt:
-            raise ValueError("give a prompt of at least one character (e.g. a newline)")
-        if temperature < 0 or (top_k is not None and top_k < 1) or (top_p is not None and not 0 < top_p <= 1):
-            raise ValueError("temperature >= 0, top_k >= 1 and 0 < top_p <= 1 are required")
-        count = 1 if num_samples is None else int(num_samples)
-        ids = np.repeat(self.tokenizer.encode(prompt)[None], count, axis=0)
-        uniforms = np.random.default_rng(seed).random((int(max_new_tokens), count)).astype("float32")
-        sampler = self._sampler(float(temperature), top_k and int(top_k), top_p and float(top_p), use_cache)
+    def sampling_options(self):
+        return [
+            Option("max_new_tokens", "int", 200, low=0, high=1_000_000, help="characters to add to the prompt"),
+            Option("temperature", "float", 1.0, low=0.0, help="softmax temperature; 0 picks the likeliest"),
+            Option("top_k", "int", None, low=1, high=self.vocab_size, nullable=True,
+                   help="keep the k likeliest characters (None: all)"),
+            Option("top_p", "float", None, low=0.0, low_open=True, high=1.0, nullable=True,
+                   help="keep the smallest set of characters with this much probability (None: all)"),
+            Option("stop", "text", None, nullable=True, help="cut each text after this character of the new text"),
+            Option("use_cache", "bool", True, help="the key/value cache (false re-reads the window: same text, slower)"),
+        ]
+
+    def generate_texts(self, prompt, num, seed, batch_size=None, progress=False, max_new_tokens=200, temperature=1.0,
+                       top_k=None, top_p=None, stop=None, use_cache=True):
+        """The contract's generate(): `num` continuations of `prompt` (prompt included).
+        `stop`: cut each text after the first such character of the new text. Beyond
+        block_size characters, the context restarts from the last block_size/2 characters
+        (the sampler's window moves by halves)."""
+        ids = np.repeat(self.tokenizer.encode(prompt)[None], num, axis=0)
+        uniforms = np.random.default_rng(seed).random((max_new_tokens, num)).astype("float32")
+        sampler = self._sampler(temperature, top_k, top_p, use_cache)
         context, new, done = ids[:, -(self.block_size - 1):], [], 0  # room for one new token at least
         while done < len(uniforms):
             steps = min(len(uniforms) - done, self.block_size - context.shape[1])
@@ -288,11 +219,11 @@ class GPT(ZooModel):
             new.append(tokens)
             done += steps
             context = np.concatenate([context, tokens], axis=1)[:, -(self.block_size // 2):]
-        new = np.concatenate(new, axis=1) if new else np.zeros((count, 0), np.int32)
+        new = np.concatenate(new, axis=1) if new else np.zeros((num, 0), np.int32)
         texts = []
         for row in new:
             text = self.tokenizer.decode(row)
             if stop and stop in text:
                 text = text[: text.index(stop) + 1]
             texts.append(prompt + text)
-        return texts if num_samples is not None else texts[0]
+        return texts

@@ -21,8 +21,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.core import LatentImageModel, batched
+from zoo.core import batched
 from zoo.layers import Conv2D, Conv2DTranspose
+from zoo.tasks import LatentImageModel
 
 
 # -- blocks --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""What every recipe shares: flags, resumable `fit`, pictures, and the preset + card.
+"""The recipe harness: what every recipe shares: flags, resumable `fit`, pictures, and the
+preset + card.
 
-A recipe (recipes/NAME.py) is: data -> model -> `fit(model, x, args, ...)` ->
-`finish(model, args, ...)`. Runs live in `--workdir` (default runs/NAME, git-ignored):
+A recipe (recipes/NAME.py, installed as zoo.recipes.NAME) is: data -> model ->
+`fit(model, x, args, ...)` -> `finish(model, args, ...)`. Runs live in `--workdir` (default runs/NAME, git-ignored):
 `backup/` (BackupAndRestore: a killed run started again resumes from its last
 epoch), `log.csv` (every epoch, across resumes), `grids/` (a grid from fixed noise
 every epoch), `wall.json` (wall time across resumes).
@@ -13,7 +14,6 @@ import os
 import pathlib
 import platform
 import shlex
-import sys
 import time
 
 from zoo.errors import ZooError
@@ -23,8 +23,22 @@ class TrainingDiverged(ZooError):
     pass
 
 
+class RecipeParser(argparse.ArgumentParser):
+    """Parses a recipe's flags and keeps them (`args.argv`, `args.recipe`) for its card."""
+
+    def parse_args(self, args=None, namespace=None):
+        argv = [] if args is None else [str(a) for a in args]
+        parsed = super().parse_args(argv, namespace)
+        parsed.argv, parsed.recipe = argv, self.recipe
+        return parsed
+
+
 def parser(name, description, epochs, batch_size, data):
-    p = argparse.ArgumentParser(prog=f"recipes/{name}.py", description=description)
+    """The flags every recipe takes; `name` is the recipe's file name (recipes/NAME.py).
+    `parse_args(argv)` reads the list it is given (the recipe's `main(sys.argv[1:])` passes
+    the command line)."""
+    p = RecipeParser(prog=f"recipes/{name}.py", description=description)
+    p.recipe = name
     p.add_argument("--data", default=data, help=f"dataset name or path (default: {data})")
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=batch_size)
@@ -159,6 +173,12 @@ def init_model(args, build):
     return build()
 
 
+def dataset(name, size, description, unit="images", **more):
+    """The card's structured dataset entry: name, size (in `unit`), description and more
+    fields (image_size, held_out, labels)."""
+    return {"name": str(name), "size": int(size), "unit": unit, **more, "description": description}
+
+
 def finish(model, args, name, history, dataset, description, pictures, **card):
     """Writes the preset (weights, config, card) and its pictures; returns its path."""
     import keras
@@ -170,9 +190,9 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
     out = pathlib.Path(args.out or workdir / "preset")
     wall = workdir / "wall.json"
     final = {k: round(v[-1], 4) for k, v in history.items()}
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    argv = " ".join(shlex.quote(a) for a in args.argv)
     # the recipe file that ran (one file can make several presets: recipes/vae.py, recipes/gpt.py)
-    script = pathlib.Path(sys.argv[0]).name if sys.argv[0].endswith(".py") else f"{name}.py"
+    script = f"{args.recipe}.py"
     preset = save_preset(
         model, out, name=name, description=description, dataset=dataset,
         recipe=f"KERAS_BACKEND={keras.backend.backend()} python recipes/{script} {argv}".strip(),

@@ -1,0 +1,45 @@
+"""The shipped presets give the same outputs as before the generation-contract refactor.
+
+tests/fixtures/reference_outputs/BACKEND.npz were recorded on each backend with the code
+of commit 3b73c3f (before zoo.tasks, zoo.diffusion and the adversarial base existed):
+DDIM-10 with eta 0 and eta 1 from fixed x_T on ddpm_mnist and ddpm_anime, `generate()`
+of every image model for a fixed seed, and two gpt_shakespeare texts.
+"""
+
+import numpy as np
+import pytest
+from conftest import FIXTURES
+
+import zoo
+
+
+@pytest.fixture(scope="module")
+def reference(backend):
+    return dict(np.load(FIXTURES / "reference_outputs" / f"{backend}.npz"))
+
+
+@pytest.mark.parametrize("name", ["ddpm_mnist", "ddpm_anime"])
+def test_the_diffusion_presets_draw_the_same_images_as_before(reference, name):
+    """With the sampler settings of that code (ddpm_anime's default clipped_eps changed since)."""
+    model = zoo.load(name)
+    x_T = model.sample_noise(4, seed=0)
+    for key, eta in (("ddim10_eta0", 0.0), ("ddim10_eta1", 1.0)):
+        out = model.denoise(x_T, "ddim", 10, eta=eta, seed=0, clip_x0="clip", clipped_eps=True)  # the old settings
+        np.testing.assert_allclose(out, reference[f"{name}/{key}"], atol=1e-5, err_msg=f"{name} {key}")
+    images = model.generate(3, seed=1, sampler="ddim", steps=5, eta=1.0, clip_x0="clip", clipped_eps=True,
+                            progress=False)
+    assert np.abs(images.astype(int) - reference[f"{name}/generate"]).max() <= 1
+
+
+def test_the_gans_and_the_vae_draw_the_same_images_as_before(reference):
+    for name in ("gan_mnist", "dcgan_anime", "wgan_gp_anime", "vae_mnist"):
+        images = zoo.load(name).generate(4, seed=0)
+        assert np.abs(images.astype(int) - reference[f"{name}/generate"]).max() <= 1, name
+    images = zoo.load("cgan_mnist").generate(labels=[3, 1, 4, 1], seed=0)
+    assert np.abs(images.astype(int) - reference["cgan_mnist/generate"]).max() <= 1
+
+
+def test_the_gpt_writes_the_same_text_as_before(reference):
+    texts = zoo.load("gpt_shakespeare").generate("ROMEO:", 2, seed=0, max_new_tokens=40, temperature=0.8,
+                                                top_p=0.95)
+    assert texts == list(reference["gpt_shakespeare/text"])

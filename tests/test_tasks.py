@@ -1,0 +1,101 @@
+"""The generation contract (zoo.tasks), the adversarial losses, and what the registry
+accepts as a zoo model."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import numpy, small_gan
+
+import zoo
+from zoo.errors import PresetError
+from zoo.models.adversarial import R1, AdversarialModel
+from zoo.tasks import ImageGenerator, OptionError, TextGenerator
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.generate(2.0), r"num must be an integer; got 2.0 \(float\)"),
+    (lambda m: m.generate(True), r"num must be an integer; got True \(bool\)"),
+    (lambda m: m.generate(-1), r"num must be in \[0, inf\]; got -1"),
+    (lambda m: m.generate(2, seed=-3), r"seed must be in \[0, 4.29497e\+09\]; got -3"),
+    (lambda m: m.generate(2, seed=1.5), "seed must be an integer"),
+    (lambda m: m.generate(2, batch_size=0), r"batch_size must be in \[1, inf\]; got 0"),
+    (lambda m: m.generate(2, steps=10), "gan has no option 'steps'; its options: none"),
+    (lambda m: m.generate(), "give the number of images to draw"),
+])
+def test_the_image_contract_refuses_bad_arguments_by_name(call, message):
+    with pytest.raises(OptionError, match=message):
+        call(small_gan())
+
+
+def test_every_generative_preset_declares_valid_defaults_and_a_flag_for_each_option():
+    from zoo.cli import option_parser
+
+    for name in zoo.list_models():
+        model = zoo.registry.Preset(name).build()
+        if isinstance(model, (ImageGenerator, TextGenerator)):
+            model.check_defaults()
+            flags = {a.dest for a in option_parser(model, name)._actions}
+            assert flags == {o.name for o in model.call_options() + model.sampling_options()}, name
+
+
+def test_a_text_model_refuses_bad_options_by_name():
+    from zoo.models.gpt import GPT
+
+    model = GPT(list("ab \n"), block_size=8, num_layers=1, num_heads=1, embed_dim=8)
+    for kwargs, message in [({"temperature": -1.0}, r"temperature must be in \[0, inf\]"),
+                            ({"top_k": 0}, r"top_k must be in \[1, 4\]"),
+                            ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
+                            ({"max_new_tokens": 3.0}, "max_new_tokens must be an integer"),
+                            ({"use_cache": 1}, "use_cache must be true or false"),
+                            ({"stop": 5}, "stop must be a string")]:
+        with pytest.raises(OptionError, match=message):
+            model.generate("a", seed=0, **kwargs)
+    with pytest.raises(OptionError, match="prompt must be a non-empty string"):
+        model.generate("", max_new_tokens=2)
+    assert model.generate("a", 3, seed=0, max_new_tokens=4, top_k=None) == model.generate("a", 3, seed=0,
+                                                                                           max_new_tokens=4)
+
+
+class LinearCritic(AdversarialModel):
+    """A Dense generator against a linear discriminator D(x) = <W, x> + b, whose input
+    gradient is W for every image: R1 = ||W||^2."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        z = keras.Input((4,))
+        g = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4, activation="tanh")(z)))
+        x = keras.Input((2, 2, 1))
+        d = keras.Model(x, keras.layers.Dense(1)(keras.layers.Flatten()(x)))
+        self.setup((2, 2, 1), 4, 0, g, d, R1(gamma=10.0))
+
+
+def test_the_r1_penalty_is_the_squared_input_gradient_of_real_images():
+    model = LinearCritic()
+    model.compile()
+    w = numpy(model.discriminator.layers[-1].kernel).ravel()
+    history = model.fit(np.zeros((8, 2, 2, 1), "uint8"), batch_size=8, epochs=1, verbose=0)
+    np.testing.assert_allclose(history.history["r1_penalty"][0], np.sum(w ** 2), rtol=1e-5)
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake", "r1_penalty"}
+
+
+def test_a_config_naming_anything_but_a_zoo_model_is_refused(tmp_path):
+    gan = small_gan()
+    path = zoo.save_preset(gan, tmp_path / "p", dataset="fixture")
+    config = json.loads((path / "config.json").read_text())
+    sequential = keras.saving.serialize_keras_object(keras.Sequential([keras.layers.Dense(1)]))
+    (path / "config.json").write_text(json.dumps({**sequential, "registered_name": "zoo>Sequential"}))
+    with pytest.raises(PresetError, match="does not describe a zoo model .*'zoo>Sequential'"):
+        zoo.load(path)
+    (path / "config.json").write_text(json.dumps(config))
+    assert isinstance(zoo.load(path), type(gan))
+
+
+def test_a_config_of_the_old_ddpm_class_loads_as_a_diffusion_model():
+    from zoo.models.diffusion import DiffusionModel
+
+    preset = zoo.registry.Preset("ddpm_mnist")
+    assert preset.config["registered_name"] == "zoo>DDPM"  # written before the class was renamed
+    assert isinstance(preset.load(), DiffusionModel)
+    assert preset.dataset["name"] == "mnist" and preset.family == "diffusion"

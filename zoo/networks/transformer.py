@@ -1,0 +1,100 @@
+"""Transformer blocks (GPT's decoder, and any encoder that needs one).
+
+Each block runs in two modes: `layer(x)` over a whole sequence (training, scoring), and
+`layer(x, cache=..., index=...)` over the new tokens only, reading and writing a
+key/value cache of fixed length (sampling): static shapes, so the sampling loop
+compiles once per backend. `causal=False` makes a bidirectional block (a text encoder).
+"""
+
+import keras
+from keras import layers, ops
+
+
+def normal(stddev=0.02):
+    return keras.initializers.RandomNormal(stddev=stddev)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CausalSelfAttention(layers.Layer):
+    """Multi-head self-attention where position t sees positions <= t (`causal=False`:
+    every position; `mask` (batch, length), True for real tokens, hides padding).
+
+    With `cache=(keys, values)`, each (batch, max_len, heads, head_dim), `x` holds the
+    tokens at positions index, index+1, ...: their keys and values are written into the
+    cache, they attend to every cached position up to their own, and the call returns
+    `(y, new_cache)`.
+    """
+
+    def __init__(self, num_heads, dropout=0.0, causal=True, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.dropout, self.causal = int(num_heads), float(dropout), bool(causal)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        if dim % self.num_heads:
+            raise ValueError(f"width {dim} is not divisible by num_heads {self.num_heads}")
+        self.head_dim = dim // self.num_heads
+        self.qkv = layers.Dense(3 * dim, kernel_initializer=normal(), name="qkv")
+        self.qkv.build(input_shape)
+        self.out = layers.Dense(dim, kernel_initializer=normal(), name="out")
+        self.out.build(input_shape)
+        self.drop = layers.Dropout(self.dropout)
+
+    def call(self, x, cache=None, index=0, training=False, mask=None):
+        batch, length, dim = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
+        heads = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_dim))
+        q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
+        if cache is None and mask is not None:
+            keep = ops.cast(mask, "bool")[:, None, None, :]  # (batch, 1, 1, length): keys to attend to
+            if self.causal:
+                keep = ops.logical_and(keep, ops.tril(ops.ones((length, length), "bool"))[None, None])
+            y = ops.dot_product_attention(q, k, v, mask=keep)
+        elif cache is None:
+            y = ops.dot_product_attention(q, k, v, is_causal=self.causal)
+        else:
+            keys = ops.slice_update(cache[0], (0, index, 0, 0), k)
+            values = ops.slice_update(cache[1], (0, index, 0, 0), v)
+            positions = index + ops.arange(length)
+            mask = ops.arange(keys.shape[1])[None, :] <= positions[:, None]  # (length, max_len)
+            y = ops.dot_product_attention(q, keys, values, mask=mask[None, None])
+        y = self.drop(self.out(ops.reshape(y, (batch, length, dim))), training=training)
+        return y if cache is None else (y, (keys, values))
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout, "causal": self.causal}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerBlock(layers.Layer):
+    """Pre-LayerNorm Transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, num_heads, mlp_ratio=4, dropout=0.0, causal=True, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.mlp_ratio, self.dropout = int(num_heads), int(mlp_ratio), float(dropout)
+        self.causal = bool(causal)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.norm1 = layers.LayerNormalization(epsilon=1e-5, name="norm1")
+        self.attention = CausalSelfAttention(self.num_heads, self.dropout, self.causal, name="attention")
+        self.norm2 = layers.LayerNormalization(epsilon=1e-5, name="norm2")
+        self.fc1 = layers.Dense(self.mlp_ratio * dim, activation="gelu", kernel_initializer=normal(),
+                                name="fc1")
+        self.fc2 = layers.Dense(dim, kernel_initializer=normal(), name="fc2")
+        self.drop = layers.Dropout(self.dropout)
+        for layer in (self.norm1, self.attention, self.norm2, self.fc1):
+            layer.build(input_shape)
+        self.fc2.build((*input_shape[:-1], self.mlp_ratio * dim))
+
+    def call(self, x, cache=None, index=0, training=False, mask=None):
+        if cache is None:
+            x = x + self.attention(self.norm1(x), training=training, mask=mask)
+        else:
+            h, cache = self.attention(self.norm1(x), cache=cache, index=index)
+            x = x + h
+        x = x + self.drop(self.fc2(self.fc1(self.norm2(x))), training=training)
+        return x if cache is None else (x, cache)
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio,
+                "dropout": self.dropout, "causal": self.causal}

@@ -1,0 +1,307 @@
+"""Task contracts: what a zoo model promises its users, in the spirit of keras-hub's
+`CausalLM` and `TextToImage`.
+
+* `ImageGenerator.generate(num, seed=None, *, batch_size=None, progress=True, **options)`
+  -> numpy uint8 images (N, H, W, C). Conditions are options too (`labels=`, `prompt=`).
+* `TextGenerator.generate(prompt="\\n", num=None, seed=None, *, batch_size=None,
+  progress=True, **options)` -> a text (or a list of `num` texts).
+* `FeatureExtractor`: feature networks for `zoo eval`; they embed images and generate
+  nothing.
+
+A model declares its sampling options as `Option`s (`sampling_options()`: name, kind,
+default, allowed range or choices, help). The base class owns `generate()`: it checks the
+count, the seed, the batch size and every option once, with one-line errors that name the
+option and the expected form (non-integers, NaN/inf and out-of-range values are refused,
+never coerced), fills in the defaults, and calls the model's `generate_images` /
+`generate_texts` with complete settings. The CLI builds `zoo sample` flags from the same
+declarations, and the evaluation and the benchmarks ask the model for them.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from zoo.core.model import ZooModel, batched, to_uint8
+from zoo.errors import ZooError
+
+MAX_SEED = 2**32 - 1
+
+
+class OptionError(ZooError, ValueError):
+    """A generate() argument of the wrong type, range or name."""
+
+
+def _kind_name(value):
+    return type(value).__name__
+
+
+def check_int(name, value, low=None, high=None):
+    """An integer (int or numpy integer, not bool) in [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise OptionError(f"{name} must be an integer; got {value!r} ({_kind_name(value)})")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise OptionError(f"{name} must be in {_range(low, high)}; got {value}")
+    return value
+
+
+def check_float(name, value, low=None, high=None, low_open=False):
+    """A finite real number in [low, high] (or (low, high] with `low_open`)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise OptionError(f"{name} must be a number; got {value!r} ({_kind_name(value)})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise OptionError(f"{name} must be a finite number; got {value}")
+    if (low is not None and (value < low or (low_open and value == low))) or (high is not None and value > high):
+        raise OptionError(f"{name} must be in {_range(low, high, low_open)}; got {value:g}")
+    return value
+
+
+def _range(low, high, low_open=False):
+    left = "(" if low_open else "["
+    return f"{left}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+
+
+def check_seed(seed):
+    """None (fresh randomness) or an integer in [0, 2**32 - 1]."""
+    return None if seed is None else check_int("seed", seed, 0, MAX_SEED)
+
+
+class Option:
+    """One sampling option of a model.
+
+    `kind`: "int", "float", "bool", "choice" (one of `choices`), "text" (a string),
+    "labels" (class ids in [0, high], one per sample; a single int is repeated).
+    `low`/`high`: the allowed range (inclusive; `low_open` excludes `low`), `nullable`:
+    None is allowed (and means "off" or "the model's choice", as `help` says).
+    `when`: {option: values} under which the option applies (e.g. eta only with
+    sampler ddim); given outside them it is refused.
+    """
+
+    KINDS = ("int", "float", "bool", "choice", "text", "labels")
+
+    def __init__(self, name, kind, default=None, help="", low=None, high=None, low_open=False, choices=None,
+                 nullable=False, when=None):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown option kind {kind!r}")
+        self.name, self.kind, self.default, self.help = name, kind, default, help
+        self.low, self.high, self.low_open = low, high, low_open
+        self.choices, self.nullable, self.when = tuple(choices or ()), nullable, dict(when or {})
+
+    def __repr__(self):
+        return f"Option({self.name!r}, {self.kind!r}, default={self.default!r})"
+
+    def describe(self):
+        """The expected form, for errors and --help."""
+        if self.kind == "choice":
+            form = "one of " + ", ".join(map(str, self.choices))
+        elif self.kind in ("int", "float"):
+            form = f"{'an integer' if self.kind == 'int' else 'a number'} in {_range(self.low, self.high, self.low_open)}"
+        elif self.kind == "labels":
+            form = f"class ids in [0, {self.high}]"
+        else:
+            form = {"bool": "true or false", "text": "a string"}[self.kind]
+        return form + (" or None" if self.nullable else "")
+
+    def check(self, value):
+        """The value, validated; a clear OptionError otherwise."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise OptionError(f"{self.name} must be {self.describe()}; got None")
+        if self.kind == "int":
+            return check_int(self.name, value, self.low, self.high)
+        if self.kind == "float":
+            return check_float(self.name, value, self.low, self.high, self.low_open)
+        if self.kind == "bool":
+            if not isinstance(value, (bool, np.bool_)):
+                raise OptionError(f"{self.name} must be true or false; got {value!r} ({_kind_name(value)})")
+            return bool(value)
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise OptionError(f"unknown {self.name} {value!r}; use one of {', '.join(map(str, self.choices))}")
+            return value
+        if self.kind == "text":
+            if not isinstance(value, str):
+                raise OptionError(f"{self.name} must be a string; got {value!r} ({_kind_name(value)})")
+            return value
+        return self._labels(value)
+
+    def _labels(self, value):
+        array = np.asarray(value)
+        if array.dtype == object or array.dtype.kind not in "iu" or array.ndim > 1:
+            raise OptionError(f"{self.name} must be {self.describe()} (an int or a 1-d list of ints); "
+                              f"got {array.dtype} of shape {array.shape}")
+        array = array.reshape(-1).astype(np.int64)
+        bad = sorted({int(v) for v in array if v < 0 or v > self.high})
+        if bad:
+            raise OptionError(f"{self.name} must be {self.describe()}; got {bad}")
+        return array.astype(np.int32)
+
+
+class Generator(ZooModel):
+    """What generators share: declared options and their validation."""
+
+    default_num = 1
+    default_out = None  # where `zoo sample` writes without --out (None: standard output)
+
+    def call_options(self):
+        """Options that are named parameters of generate() (a text model's prompt)."""
+        return []
+
+    def sampling_options(self):
+        """The model's sampling options, a list of `Option`s (none by default)."""
+        return []
+
+    def check_defaults(self):
+        """Refuses a model whose configured defaults are not valid values of their options."""
+        for option in self.sampling_options():
+            option.check(option.default)
+
+    def resolve_options(self, **given):
+        """Every sampling option, validated, with the model's defaults for those not given.
+        Unknown names, values of the wrong kind or range, and options given where they do
+        not apply (see `Option.when`) are refused."""
+        declared = {o.name: o for o in self.sampling_options()}
+        unknown = [k for k in given if k not in declared]
+        if unknown:
+            raise OptionError(f"{self.name} has no option {unknown[0]!r}; its options: "
+                              f"{', '.join(declared) or 'none'}")
+        settings = {name: (option.check(given[name]) if name in given else option.default)
+                    for name, option in declared.items()}
+        for name, option in declared.items():
+            for other, allowed in option.when.items():
+                if settings[other] not in allowed:
+                    if name in given and given[name] is not None:
+                        raise OptionError(f"{name} applies when {other} is {' or '.join(map(str, allowed))}; "
+                                          f"{other} is {settings[other]}")
+                    settings[name] = None  # does not apply: recorded as such
+        return self.check_settings(settings, given)
+
+    def check_settings(self, settings, given):
+        """A model's rules across options (e.g. a step count that a sampler fixes); returns
+        the settings."""
+        return settings
+
+
+class ImageGenerator(Generator):
+    """A model that draws images. Subclasses declare `sampling_options()` and write
+    `generate_images(num, seed, batch_size, progress, **settings)` -> uint8 (N, H, W, C)."""
+
+    default_num = 64
+    default_out = "samples.png"
+    grid_columns = None  # images per row in a sample grid (None: square)
+
+    def generate(self, num=None, seed=None, *, batch_size=None, progress=True, **options):
+        """`num` images as numpy uint8 (N, H, W, C); the same seed gives the same images on
+        the same backend. Conditions are options (`labels=...`, `prompt=...`): with a
+        condition of one entry per image, `num` may be left out."""
+        settings = self.resolve_options(**options)
+        num = self.resolve_num(num, settings)
+        seed = check_seed(seed)
+        batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
+        if num == 0:
+            return np.zeros((0, *self.image_shape), np.uint8)
+        return self.generate_images(num, seed, batch_size=batch_size, progress=bool(progress), **settings)
+
+    def resolve_num(self, num, settings):
+        """The number of images: `num`, or the length of a per-image condition."""
+        per_image = [(k, v) for k, v in settings.items() if isinstance(v, np.ndarray)]
+        if num is None:
+            if not per_image:
+                raise OptionError(f"give the number of images to draw (num), e.g. {self.default_num}")
+            num = len(per_image[0][1])
+        num = check_int("num", num, 0)
+        for key, value in per_image:
+            if len(value) == 1 and num != 1:
+                settings[key] = np.repeat(value, num)
+            elif len(value) != num:
+                raise OptionError(f"num is {num} but {len(value)} {key} were given (one per image, or one for all)")
+        return num
+
+    def evaluation_options(self, num):
+        """Options under which `zoo eval` draws `num` images (a conditional model: every
+        class in turn)."""
+        return {}
+
+    def save_samples(self, images, path, nrow=None):
+        from zoo import viz
+
+        return viz.save_grid(images, path, nrow=nrow or self.grid_columns)
+
+
+class LatentImageModel(ImageGenerator):
+    """A ZooModel that draws images from latent vectors: subclasses set
+    `self.latent_dim` and `self.image_shape` and write `decode_batch(z)` (a backend
+    tensor of images in [-1, 1]); `decode`, `sample_noise` and `generate` follow."""
+
+    def sample_noise(self, num_samples, seed=None):
+        """Standard-normal latent vectors from numpy's generator: the same seed gives the
+        same z on every backend."""
+        return np.random.default_rng(seed).standard_normal(
+            (int(num_samples), self.latent_dim)).astype("float32")
+
+    def decode(self, z, batch_size=None):
+        """Latent vectors (N, latent_dim) -> numpy uint8 images (N, H, W, C)."""
+        return batched(lambda zb: to_uint8(self.decode_batch(zb)), self.check_latents(z), batch_size,
+                       empty=np.zeros((0, *self.image_shape), np.uint8))
+
+    def check_latents(self, z):
+        z = np.asarray(z)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim or z.dtype.kind != "f":
+            raise ValueError(f"{self.name} decodes float latent vectors of shape (N, {self.latent_dim}); "
+                             f"got {z.dtype} {z.shape}")
+        if not np.isfinite(z).all():
+            raise ValueError(f"{self.name}: the latent vectors hold NaN or inf")
+        return z.astype("float32")
+
+    def generate_images(self, num, seed, batch_size=None, progress=True, **settings):
+        """The contract's generate(): images decoded from `num` latent vectors of `seed`."""
+        return self.decode(self.sample_noise(num, seed), batch_size=batch_size, **settings)
+
+    def check_images(self, images):
+        """uint8 images at the public surface: (N, H, W, C) or one (H, W, C)."""
+        images = np.asarray(images)
+        if images.ndim == len(self.image_shape):
+            images = images[None]
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(f"{self.name} takes images of shape (N, "
+                             f"{', '.join(map(str, self.image_shape))}); got {images.shape}")
+        return images
+
+
+class TextGenerator(Generator):
+    """A model that continues text. Subclasses declare `sampling_options()` and write
+    `generate_texts(prompt, num, seed, batch_size, progress, **settings)` -> list of str."""
+
+    def generate(self, prompt="\n", num=None, seed=None, *, batch_size=None, progress=False, **options):
+        """Continues `prompt`: the text (prompt included), or a list of `num` texts."""
+        settings = self.resolve_options(**options)
+        if not isinstance(prompt, str) or not prompt:
+            raise OptionError(f"prompt must be a non-empty string (e.g. a newline); got {prompt!r}")
+        count = 1 if num is None else check_int("num", num, 0)
+        seed = check_seed(seed)
+        batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
+        texts = self.generate_texts(prompt, count, seed, batch_size=batch_size, progress=bool(progress),
+                                    **settings) if count else []
+        return texts[0] if num is None else texts
+
+    def call_options(self):
+        return [Option("prompt", "text", "\n", help="the text to continue")]
+
+    @staticmethod
+    def format_samples(texts):
+        return "\n\n".join(texts) + "\n"
+
+    def save_samples(self, texts, path, nrow=None):
+        import pathlib
+
+        path = pathlib.Path(path)
+        path.write_text(self.format_samples(texts), encoding="utf-8")
+        return path
+
+
+class FeatureExtractor(ZooModel):
+    """A feature network: `embed(images)` -> (features, {head: probabilities}),
+    `features(images)`. It generates nothing; `zoo eval --features NAME` uses it."""
