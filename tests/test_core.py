@@ -216,7 +216,7 @@ def test_a_checkpoint_restores_both_optimizers(digits, tmp_path, recwarn):
     gan = small_gan()
     gan.compile()
     gan.fit(digits[:48], batch_size=16, epochs=1, verbose=0)
-    gan.save_weights(tmp_path / "ckpt.weights.h5")  # what BackupAndRestore writes
+    gan.save_weights(tmp_path / "ckpt.weights.h5")  # what the recipes' checkpoints write
     again = small_gan(seed=9)
     again.compile()
     again.optimizer.build()

@@ -1,18 +1,10 @@
-"""The adversarial family beyond gan_mnist: cGAN, DCGAN, WGAN-GP, and the recipes' robustness."""
-
-import argparse
-import hashlib
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
+"""The adversarial family beyond gan_mnist: cGAN, DCGAN, WGAN-GP (the recipes' robustness is in
+test_reliability.py)."""
 
 import keras
 import numpy as np
 import pytest
-from conftest import ROOT, numpy, run
+from conftest import numpy
 
 from zoo.models.cgan import CGAN
 from zoo.models.dcgan import DCGAN
@@ -67,51 +59,6 @@ def test_dcgan_trains_on_the_anime_fixture(tmp_path):
     assert images.shape == (3, 64, 64, 3) and images.dtype == np.uint8
     with pytest.raises(ValueError, match="square with a side of 4"):
         DCGAN(image_shape=(48, 48, 3))
-
-
-def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, digits):
-    from conftest import small_gan
-
-    from zoo import harness
-
-    args = argparse.Namespace(workdir=str(tmp_path / "run"), fresh=False, batch_size=32, epochs=1, verbose=0)
-    model = small_gan()
-    model.compile()
-    harness.fit(model, digits[:64], args)
-    backup = sorted((tmp_path / "run" / "backup").rglob("*.h5"))
-    assert backup
-    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in backup}
-    bad = digits[:64].astype("float32") / 127.5 - 1
-    bad[5, 3, 3, 0] = np.nan
-    args.epochs = 2
-    with pytest.raises(harness.TrainingDiverged, match="last good checkpoint"):
-        harness.fit(model, bad, args)
-    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in backup} == digest
-
-
-def test_a_recipe_killed_mid_training_resumes_from_its_checkpoint(tmp_path, backend, mnist_tiny):
-    work = tmp_path / "run"
-    cmd = [sys.executable, str(ROOT / "recipes" / "gan_mnist.py"), "--data", str(mnist_tiny),
-           "--batch-size", "30", "--workdir", str(work), "--verbose", "0"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND=backend)
-    proc = subprocess.Popen(cmd + ["--epochs", "1000"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    log = work / "log.csv"
-    deadline = time.time() + 300
-    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = len(log.read_text().splitlines()) - 1
-    assert done >= 2, "the recipe did not get through two epochs"
-    run(cmd[1:] + ["--epochs", str(done + 1)], backend=backend)
-    epochs = [int(line.split(",")[0]) for line in log.read_text().splitlines()[1:]]
-    # BackupAndRestore saved at the end of each finished epoch, so the second run goes on
-    # at the epoch after the last one logged (or after one more, had the kill come between
-    # the checkpoint and the log line): it never starts again from epoch 0.
-    assert epochs[:done] == list(range(done)) and epochs[done:] in ([done], [])
-    card = json.loads((work / "preset" / "metadata.json").read_text())
-    assert card["steps"] == (done + 1) * 10  # 300 images / batch 30, restored step counter
 
 
 def test_wgan_gp_makes_n_critic_updates_per_generator_update():

@@ -209,6 +209,6 @@ def test_a_resumed_run_draws_the_windows_of_the_next_epoch_not_the_first_again(t
     harness.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
     first = min(Recorded.seen)  # 0, or 1 where the backend's data adapter calls on_epoch_end first
     Recorded.seen.clear()
-    args.epochs = 2  # the same workdir: BackupAndRestore resumes at epoch 2
+    args.epochs = 2  # the same workdir: the run resumes from its checkpoint at epoch 2
     harness.fit(model, Recorded(ids, 32, 4, 2, seed=0), args)
     assert min(Recorded.seen) == first + 1, (first, Recorded.seen)

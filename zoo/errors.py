@@ -20,3 +20,8 @@ class DataError(ZooError, ValueError):
 
 class UnsupportedBackendError(ZooError, RuntimeError):
     pass
+
+
+class TrainingDiverged(ZooError, FloatingPointError):
+    """A training step gave a non-finite loss or weight; `fit` stopped and put back the last
+    good weights."""

@@ -3,9 +3,10 @@ preset + card.
 
 A recipe (recipes/NAME.py, installed as zoo.recipes.NAME) is: data -> model ->
 `fit(model, x, args, ...)` -> `finish(model, args, ...)`. Runs live in `--workdir` (default runs/NAME, git-ignored):
-`backup/` (BackupAndRestore: a killed run started again resumes from its last
-epoch), `log.csv` (every epoch, across resumes), `grids/` (a grid from fixed noise
-every epoch), `wall.json` (wall time across resumes).
+one run at a time (`run.lock`), `checkpoints/` (a killed run started again resumes from
+its newest checkpoint that proves itself; see zoo.runs), `log.csv` (every epoch, across
+resumes), `grids/` (a grid from fixed noise every epoch), `wall.json` (wall time across
+resumes).
 """
 
 import argparse
@@ -14,13 +15,10 @@ import os
 import pathlib
 import platform
 import shlex
+import sys
 import time
 
-from zoo.errors import ZooError
-
-
-class TrainingDiverged(ZooError):
-    pass
+from zoo.errors import TrainingDiverged
 
 
 class RecipeParser(argparse.ArgumentParser):
@@ -79,73 +77,88 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}, {platform.system()} {platform.python_version()}"
 
 
-def _callbacks(model, workdir, grid, every, text=None):
+def _callbacks(model, workdir, wall_s, grid, every, text=None):
     import keras
-    import numpy as np
 
     from zoo import viz
+    from zoo.runs import Checkpoints, atomic_write, atomic_write_json, read_rows, write_rows
 
     class SampleGrid(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if grid is not None and ((epoch + 1) % every == 0):
                 viz.save_grid(grid(), workdir / "grids" / f"epoch_{epoch + 1:04d}.png")
             if text is not None and ((epoch + 1) % every == 0):
-                path = workdir / "samples" / f"epoch_{epoch + 1:04d}.txt"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text(), encoding="utf-8")
+                atomic_write(workdir / "samples" / f"epoch_{epoch + 1:04d}.txt", text())
 
-    class StopOnNaN(keras.callbacks.Callback):
-        """Stops at the first non-finite loss, before the epoch's checkpoint is written,
-        so that the last good checkpoint stays in backup/."""
+    class RunFolder(keras.callbacks.Callback):
+        """At each epoch's end: the log row, the wall time, then the checkpoint (a kill
+        between them leaves a log row past the checkpoint, which the next run cuts back)."""
 
-        def on_train_batch_end(self, batch, logs=None):
-            for key, value in (logs or {}).items():
-                if not np.all(np.isfinite(keras.ops.convert_to_numpy(value))):
-                    raise TrainingDiverged(
-                        f"training diverged: {key} is {value} at batch {batch}; the last good "
-                        f"checkpoint is kept in {workdir / 'backup'} (lower the learning rate, "
-                        "then run again to resume from it)")
-
-    class WallClock(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.time()
 
         def on_epoch_end(self, epoch, logs=None):
-            path = workdir / "wall.json"
-            total = json.loads(path.read_text())["seconds"] if path.exists() else 0.0
-            path.write_text(json.dumps({"seconds": total + time.time() - self.start}))
+            nonlocal wall_s
+            wall_s += time.time() - self.start
+            row = {"epoch": epoch, **{k: float(v) for k, v in sorted((logs or {}).items())}}
+            write_rows(workdir / "log.csv", read_rows(workdir / "log.csv") + [row])
+            atomic_write_json(workdir / "wall.json", {"seconds": wall_s})
+            Checkpoints(workdir).save(model, epoch + 1, wall_s)
 
-    return [StopOnNaN(), WallClock(),
-            # double_checkpoint: a kill while the checkpoint is written leaves the previous
-            # one, which the next run falls back to
-            keras.callbacks.BackupAndRestore(str(workdir / "backup"), delete_checkpoint=False,
-                                             double_checkpoint=True),
-            keras.callbacks.CSVLogger(str(workdir / "log.csv"), append=True),
-            SampleGrid()]
+    return [RunFolder(), SampleGrid()]
+
+
+def _start(workdir, fresh, model):
+    """Holds the workdir for this process, then restores its newest good checkpoint (or
+    empties it, with --fresh); returns (epochs done, wall seconds)."""
+    import atexit
+    import shutil
+
+    from zoo.runs import LOCK, Checkpoints, WorkdirLock, atomic_write_json, read_rows, write_rows
+
+    lock = WorkdirLock(workdir).acquire()
+    atexit.register(lock.release)
+    if fresh:
+        for path in workdir.iterdir():
+            if path.name != LOCK:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    meta = Checkpoints(workdir).restore(model)
+    epochs, wall_s = (meta["epoch"], float(meta.get("wall_s") or 0.0)) if meta else (0, 0.0)
+    rows = read_rows(workdir / "log.csv")
+    if len(rows) != epochs or (workdir / "wall.json").exists() != bool(meta):
+        if len(rows) > epochs:
+            print(f"zoo: {workdir / 'log.csv'} had {len(rows) - epochs} row(s) past the checkpoint of "
+                  f"epoch {epochs}; cut back to it", file=sys.stderr)
+        write_rows(workdir / "log.csv", rows[:epochs])
+        atomic_write_json(workdir / "wall.json", {"seconds": wall_s})
+    if meta:
+        print(f"zoo: resuming {workdir} at epoch {epochs} (step {meta['step']})", file=sys.stderr)
+    return epochs, wall_s
 
 
 def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
-    """`model.fit` with the recipe callbacks; returns the loss history of all epochs
-    of this workdir (earlier, resumed runs included) as {name: [per epoch]}.
+    """`model.fit` in the run folder `args.workdir` (see zoo.runs): held by this process
+    alone, resumed from its newest good checkpoint, checkpointed and logged every epoch.
+    Returns the loss history of all epochs of this workdir (earlier, resumed runs
+    included) as {name: [per epoch]}.
 
     `x`: arrays (batched here by --batch-size, shuffled) or a `keras.utils.PyDataset`
     (which batches itself). `grid()` -> images and `text()` -> str are saved every
     `grid_every` epochs under WORKDIR/grids and WORKDIR/samples."""
-    import shutil
-
     import keras
 
     workdir = pathlib.Path(args.workdir)
-    if args.fresh and workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    done, wall_s = _start(workdir, args.fresh, model)
     if not isinstance(x, keras.utils.PyDataset):
         fit_kwargs = {"batch_size": args.batch_size, "shuffle": True, **fit_kwargs}
-    elif hasattr(x, "epoch") and (workdir / "log.csv").exists():
-        # a resumed run: a dataset that draws by (seed, epoch, step) goes on where it was
-        x.epoch = len(next(iter(read_log(workdir / "log.csv").values()), []))
-    model.fit(x, epochs=args.epochs, verbose=args.verbose,
-              callbacks=_callbacks(model, workdir, grid, grid_every, text), **fit_kwargs)
+    elif hasattr(x, "epoch"):
+        x.epoch = done  # a dataset that draws by (seed, epoch, step) goes on where it was
+    try:
+        model.fit(x, epochs=args.epochs, initial_epoch=min(done, args.epochs), verbose=args.verbose,
+                  callbacks=_callbacks(model, workdir, wall_s, grid, grid_every, text), **fit_kwargs)
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"{e}; the last good checkpoint is kept in {workdir / 'checkpoints'} "
+                               "(lower the learning rate, then run again to resume from it)") from None
     return read_log(workdir / "log.csv")
 
 
@@ -185,6 +198,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
 
     from zoo import viz
     from zoo.registry import save_preset
+    from zoo.runs import atomic_write
 
     workdir = pathlib.Path(args.workdir)
     out = pathlib.Path(args.out or workdir / "preset")
@@ -203,7 +217,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
         machine=machine(), final_epoch_metrics=final, **card)
     for filename, content in pictures.items():
         if isinstance(content, str):
-            (preset / filename).write_text(content, encoding="utf-8")
+            atomic_write(preset / filename, content)
         else:
             viz.save_grid(content, preset / filename)
     viz.save_loss_curves(history, preset / "loss.png", title=name)

@@ -22,9 +22,20 @@ import hashlib
 import json
 import os
 import pathlib
+import warnings
 
 from zoo.errors import PresetError, UnknownModelError
+from zoo.runs import atomic_write, atomic_write_json
 
+# config.json and the weights: what the manifest of shipped presets (zoo/manifest.py) certifies
+CERTIFIED = ("config.json", "model.weights.h5")
+
+
+class UnverifiedPresetWarning(UserWarning):
+    """A user preset was loaded: its weights match its own metadata.json, which anyone who
+    rewrote the weights could also have rewritten; zoo's manifest does not vouch for it."""
+
+_warned = set()
 PRESETS_DIR = pathlib.Path(__file__).resolve().parent / "presets"
 CONFIG, WEIGHTS, METADATA = "config.json", "model.weights.h5", "metadata.json"
 
@@ -133,27 +144,64 @@ class Preset:
 
         return keras.saving.deserialize_keras_object(self.model_config(), safe_mode=True)
 
-    def load(self, compile=False):
-        """The model with its weights, checked against the card's sha256.
+    @property
+    def shipped(self):
+        """True for a preset inside the installed package (zoo/presets/NAME)."""
+        return self.path.resolve().parent == PRESETS_DIR
 
-        `compile=True` also compiles it with its default optimizers, ready for `fit`."""
-        weights = self.path / WEIGHTS
-        if not weights.is_file():
-            raise PresetError(f"preset {self.path} lacks {WEIGHTS}")
+    def verify(self):
+        """Checks the files against what vouches for them; returns "shipped" (zoo's manifest,
+        kept in code apart from the preset folders), "copy of NAME" (a user directory whose
+        files are byte for byte a shipped preset's) or "user" (its own metadata.json only).
+        A shipped preset that differs from the manifest is refused, whatever its metadata says."""
+        from zoo.manifest import SHIPPED
+
+        for filename in CERTIFIED:
+            if not (self.path / filename).is_file():
+                raise PresetError(f"preset {self.path} lacks {filename}")
+        actual = {filename: sha256(self.path / filename) for filename in CERTIFIED}
+        if self.shipped:
+            expected = SHIPPED.get(self.name)
+            if expected is None:
+                raise PresetError(f"{self.path} sits among zoo's shipped presets but is not in zoo's manifest "
+                                  "(zoo/manifest.py); move it out, or reinstall zoo")
+            for filename in CERTIFIED:
+                if actual[filename] != expected[filename]:
+                    raise PresetError(
+                        f"shipped preset {self.name}: {filename} is corrupt or was modified (sha256 "
+                        f"{actual[filename][:16]}..., zoo's manifest says {expected[filename][:16]}...); "
+                        "reinstall zoo or re-run its recipe")
+            return "shipped"
         expected = self.card.get("weights_sha256")
         if not expected:
             raise PresetError(f"preset {self.path}: {METADATA} has no weights_sha256 to check {WEIGHTS}")
-        actual = sha256(weights)
-        if actual != expected:
+        if actual[WEIGHTS] != expected:
             raise PresetError(
-                f"preset {self.path}: {WEIGHTS} is corrupt or was modified (sha256 {actual[:16]}..., "
-                f"expected {expected[:16]}... from {METADATA}); reinstall zoo or re-run its recipe")
+                f"preset {self.path}: {WEIGHTS} is corrupt or was modified (sha256 {actual[WEIGHTS][:16]}..., "
+                f"expected {expected[:16]}... from {METADATA}); re-run the recipe that wrote it")
+        for name, digests in SHIPPED.items():
+            if digests == actual:
+                return f"copy of {name}"
+        return "user"
+
+    def load(self, compile=False):
+        """The model with its weights, checked (`verify`): a shipped preset against zoo's
+        manifest, a user preset against its own metadata.json (with an
+        `UnverifiedPresetWarning`, once per directory).
+
+        `compile=True` also compiles it with its default optimizers, ready for `fit`."""
+        origin = self.verify()
         self.model_config()  # a config naming anything but a zoo model is refused here
+        if origin == "user" and str(self.path.resolve()) not in _warned:
+            _warned.add(str(self.path.resolve()))
+            warnings.warn(f"loaded the user preset {self.path}: its weights match its own {METADATA}, not "
+                          "zoo's manifest of shipped presets", UnverifiedPresetWarning, stacklevel=3)
         try:
             model = self.build()
-            model.load_weights(weights)
+            model.load_weights(self.path / WEIGHTS)
         except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds)
             raise PresetError(f"preset {self.path}: cannot load the model: {e}") from e
+        model.preset_origin = origin
         if compile:
             model.compile()
         return model
@@ -165,8 +213,7 @@ class Preset:
                 self.card[key] = {**self.card[key], **value}
             else:
                 self.card[key] = value
-        (self.path / METADATA).write_text(json.dumps(self.card, indent=2, ensure_ascii=False) + "\n",
-                                          encoding="utf-8")
+        atomic_write_json(self.path / METADATA, self.card)
 
 
 def info(name_or_directory):
@@ -203,16 +250,23 @@ def save_preset(model, directory, **card):
     fresh copy of the model so that the file does not depend on how it was trained.
     """
     import keras
+    import numpy as np
 
     directory = pathlib.Path(directory)
+    for variable in model.weights:
+        if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable.value))):
+            raise PresetError(f"{model.name} has non-finite values in {variable.path}; refusing to save it as "
+                              "a preset (train from the last good checkpoint)")
     directory.mkdir(parents=True, exist_ok=True)
     config = keras.saving.serialize_keras_object(model)
     for key in ("compile_config", "build_config"):
         config.pop(key, None)
     clean = keras.saving.deserialize_keras_object(config)
     clean.set_weights(model.get_weights())
-    clean.save_weights(directory / WEIGHTS)
-    (directory / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    tmp = directory / f".{WEIGHTS}.{os.getpid()}.tmp.weights.h5"
+    clean.save_weights(tmp)
+    os.replace(tmp, directory / WEIGHTS)
+    atomic_write(directory / CONFIG, json.dumps(config, indent=2) + "\n")
     meta = {
         "name": directory.name,
         "family": getattr(model, "family", None),
@@ -224,5 +278,26 @@ def save_preset(model, directory, **card):
         "dataset": dataset_entry(card.get("dataset", "unknown")),
         "weights_sha256": sha256(directory / WEIGHTS),
     }
-    (directory / METADATA).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_json(directory / METADATA, meta)  # last: a preset without it is not one
     return directory
+
+
+def write_manifest(path=None):
+    """Writes zoo/manifest.py from the shipped preset folders as they are now (run after a
+    recipe wrote a shipped preset: `python -m zoo.registry --write-manifest`)."""
+    names = sorted(p.parent.name for p in PRESETS_DIR.glob(f"*/{METADATA}"))
+    lines = [f"    {name!r}: {{\n" + "".join(
+        f"        {f!r}: {sha256(PRESETS_DIR / name / f)!r},\n" for f in CERTIFIED) + "    },\n" for name in names]
+    text = ('"""sha256 of each shipped preset\'s config.json and weights, kept in code apart from the\n'
+            "preset folders: `Preset.verify` refuses a shipped preset whose files differ, even if its\n"
+            "metadata.json was rewritten to match. Written by `python -m zoo.registry --write-manifest`.\n"
+            '"""\n\nSHIPPED = {\n' + "".join(lines) + "}\n")
+    atomic_write(path or pathlib.Path(__file__).parent / "manifest.py", text)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--write-manifest"]:
+        raise SystemExit("usage: python -m zoo.registry --write-manifest")
+    write_manifest()

@@ -22,6 +22,7 @@ import numbers
 
 import numpy as np
 
+from zoo.core import guard
 from zoo.core.model import ZooModel, batched, to_uint8
 from zoo.errors import ZooError
 
@@ -261,14 +262,9 @@ class LatentImageModel(ImageGenerator):
         return self.decode(self.sample_noise(num, seed), batch_size=batch_size, **settings)
 
     def check_images(self, images):
-        """uint8 images at the public surface: (N, H, W, C) or one (H, W, C)."""
-        images = np.asarray(images)
-        if images.ndim == len(self.image_shape):
-            images = images[None]
-        if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(f"{self.name} takes images of shape (N, "
-                             f"{', '.join(map(str, self.image_shape))}); got {images.shape}")
-        return images
+        """uint8 images in [0, 255] at the public surface: (N, H, W, C) or one (H, W, C);
+        anything else (floats in [0, 1] included) is refused, not converted."""
+        return guard.check_uint8_images(images, self.image_shape, self.name)
 
 
 class TextGenerator(Generator):

@@ -142,6 +142,13 @@ def state_kept_on_error(model):
         raise
 
 
+def sync_state(model):
+    """On JAX, Keras' `fit` keeps the newest values in its own state until an epoch ends; this
+    writes them into the variables (on TensorFlow and PyTorch they are there already)."""
+    if BACKEND == "jax" and getattr(model, "_jax_state", None) is not None:
+        model.jax_state_sync()
+
+
 def stateless_step(step, training):
     """Adapts a stateful `step(self, data) -> logs` to the trainer of the backend.
 

@@ -9,11 +9,25 @@ trainer of each backend (see `zoo.core.backend`), so the same code runs under
 Do not call `super().train_step(data)` from a ZooModel: write the step in full.
 """
 
+import functools
+
 import keras
 import numpy as np
 
-from zoo.core import backend
+from zoo.core import backend, guard
 from zoo.core.optimizers import OptimizerGroup
+from zoo.errors import TrainingDiverged
+
+
+def _with_finite_flag(step):
+    """The step, also returning whether its losses and the updated weights are finite."""
+
+    @functools.wraps(step)
+    def train_step(self, data):
+        logs = step(self, data)
+        return {**logs, guard.FINITE: guard.finite_flag(logs, self.trainable_variables)}
+
+    return train_step
 
 
 class ZooModel(keras.Model):
@@ -22,17 +36,54 @@ class ZooModel(keras.Model):
         for name, training in (("train_step", True), ("test_step", False)):
             step = cls.__dict__.get(name)
             if step is not None and not getattr(step, "_zoo_adapted", False):
-                adapted = backend.stateless_step(step, training)
+                adapted = backend.stateless_step(_with_finite_flag(step) if training else step, training)
                 adapted._zoo_adapted = True
                 setattr(cls, name, adapted)
 
-    def fit(self, *args, **kwargs):
+    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        """Keras' `fit`, guarded: the data is checked first (`check_batch`), and a step with a
+        non-finite loss or weight stops it with `TrainingDiverged`, the weights of the last
+        epoch end put back (zoo.core.guard)."""
+        x = self._checked_data(x, y)
+        finite = guard.FiniteGuard()
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            callbacks.callbacks.insert(0, finite)
+        else:
+            callbacks = [finite, *(callbacks or [])]
         try:
             with backend.state_kept_on_error(self):
-                return super().fit(*args, **kwargs)
-        except BaseException:
+                return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+        except BaseException as e:
             self.train_function = None  # a step that failed to trace is traced afresh next time
+            if isinstance(e, TrainingDiverged):
+                finite.restore()
             raise
+
+    def train_on_batch(self, *args, **kwargs):
+        logs = super().train_on_batch(*args, **kwargs)
+        if isinstance(logs, dict):
+            if logs.pop(guard.FINITE, 1.0) != 1.0:
+                raise TrainingDiverged(f"training diverged: a loss or weight is non-finite after this batch ({logs})")
+        return logs
+
+    # -- what fit accepts ------------------------------------------------------------------
+    def _checked_data(self, x, y):
+        if isinstance(x, keras.utils.PyDataset):
+            return guard.CheckedBatches(x, self.check_batch)
+        data = x if y is None else (x, y)
+        if guard.arrays(data):
+            self.check_batch(data, "the training data", whole=True)
+        return x
+
+    def check_batch(self, data, where, whole=False):
+        """Host-side checks of a `fit` batch (or the whole training set, `whole`): numpy float
+        arrays must be finite, and images (arrays of shape (N, *self.image_shape)) uint8 in
+        [0, 255] or floats in [-1, 1]. A model with other inputs extends this."""
+        guard.check_finite(data, where)
+        shape = getattr(self, "image_shape", None)
+        for array in guard.arrays(data):
+            if shape is not None and tuple(array.shape[1:]) == tuple(shape):
+                guard.check_training_images(array, where, whole=whole)
 
     def evaluate(self, *args, **kwargs):
         try:

@@ -5,7 +5,7 @@ Keras' trainers know one `model.optimizer`; on JAX its `variables` are what the
 jitted step receives and returns as state. The group builds each member on the
 variables of its own part of the model and lists all members' variables, so every
 slot, learning rate and iteration counter is threaded through the step, saved by
-`save_weights`/`BackupAndRestore`, and seen by LR callbacks (`.optimizers`).
+`save_weights` (and so by the recipes' checkpoints), and seen by LR callbacks (`.optimizers`).
 """
 
 import keras

@@ -23,7 +23,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.core import backend
+from zoo.core import backend, guard
+from zoo.errors import DataError
 from zoo.networks.transformer import TransformerBlock, normal
 from zoo.tasks import Option, TextGenerator
 from zoo.text import CharTokenizer, RandomWindows, UnknownCharacterError, windows  # noqa: F401
@@ -98,6 +99,15 @@ class GPT(TextGenerator):
         if len(x.shape) != 2 or (x.shape[1] is not None and x.shape[1] > self.block_size):
             raise ValueError(f"{self.name} takes token ids of shape (batch, length <= "
                              f"{self.block_size}); got {tuple(x.shape)}")
+
+    def check_batch(self, data, where, whole=False):
+        """Host-side: (inputs, targets) of integer token ids in [0, vocab_size)."""
+        super().check_batch(data, where, whole)
+        for ids in guard.arrays(data):
+            if ids.dtype.kind not in "iu" or (ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size)):
+                form = ids.dtype if ids.dtype.kind not in "iu" or not ids.size else f"ids in [{ids.min()}, {ids.max()}]"
+                raise DataError(f"{where}: {self.name} trains on integer token ids in [0, {self.vocab_size - 1}]; "
+                                f"got {form}")
 
     def next_token_loss(self, data, training):
         x, y = data

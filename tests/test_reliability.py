@@ -1,0 +1,265 @@
+"""No silent corruption: one run per workdir, finite training, checkpoints that prove
+themselves, the origin of shipped presets, and images in the convention zoo expects. Each
+test follows a reproduction of the reliability issue."""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from conftest import ROOT, numpy, run, small_gan
+
+import zoo
+from zoo import harness, registry
+from zoo.errors import DataError, PresetError, TrainingDiverged
+from zoo.runs import CheckpointError, RunLockedError, WorkdirLock
+
+
+def weights_of(model):
+    return [numpy(v).copy() for v in model.weights]
+
+
+def same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# -- one run per workdir -----------------------------------------------------------------
+def test_a_second_run_in_a_busy_workdir_is_refused_and_a_killed_one_resumes(tmp_path, backend, mnist_tiny):
+    """Two trainings in one --workdir: the second is refused, naming the first; the first,
+    killed, leaves a stale lock that the next run takes over, and it resumes from its
+    checkpoint with one log row per epoch and the card's steps from what was trained."""
+    work = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "recipes" / "gan_mnist.py"), "--data", str(mnist_tiny),
+           "--batch-size", "30", "--workdir", str(work), "--verbose", "0"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    first = subprocess.Popen(cmd + ["--epochs", "1000"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        log = work / "log.csv"
+        deadline = time.time() + 300
+        while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 2):
+            time.sleep(0.5)
+        second = run(cmd[1:] + ["--epochs", "2", "--seed", "1"], backend=backend, check=False)
+        assert second.returncode != 0
+        assert f"in use by another run: pid {first.pid}" in second.stderr
+        while time.time() < deadline and len(log.read_text().splitlines()) < 3:
+            time.sleep(0.5)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert json.loads((work / "run.lock").read_text())["pid"] == first.pid  # left behind by the kill
+    done = len(log.read_text().splitlines()) - 1
+    assert done >= 2, "the recipe did not get through two epochs"
+    resumed = run(cmd[1:] + ["--epochs", str(done + 1)], backend=backend)
+    assert f"took over the stale lock of pid {first.pid}" in resumed.stderr
+    assert not (work / "run.lock").exists()
+    epochs = [int(line.split(",")[0]) for line in log.read_text().splitlines()[1:]]
+    # the log row is written before the checkpoint: a kill between them leaves a row that the
+    # resumed run cuts back and trains again, so the epochs are 0..done, each once
+    assert epochs == list(range(done + 1))
+    card = json.loads((work / "preset" / "metadata.json").read_text())
+    assert card["epochs"] == done + 1 and card["steps"] == (done + 1) * 10  # 300 images / batch 30
+
+
+def test_a_stale_lock_is_taken_over_and_a_live_one_is_refused(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = tmp_path / "run.lock"
+    lock.write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "since": "then"}))
+    with WorkdirLock(tmp_path) as held:
+        assert json.loads(lock.read_text())["pid"] == os.getpid() and held.held
+    assert not lock.exists()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"pid": alive.pid, "host": os.uname().nodename, "since": "now"}))
+        with pytest.raises(RunLockedError, match=f"pid {alive.pid} on this host"):
+            WorkdirLock(tmp_path).acquire()
+        assert json.loads(lock.read_text())["pid"] == alive.pid
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+# -- finite training ------------------------------------------------------------------------
+def test_nan_in_fit_on_a_loaded_preset_is_refused_and_loses_nothing():
+    model = zoo.load("gan_mnist", compile=True)
+    x = np.random.default_rng(0).integers(0, 256, (64, 28, 28, 1)).astype("uint8")
+    bad = x.astype("float32") / 127.5 - 1
+    bad[37, 3, 3, 0] = np.nan
+    before = weights_of(model)
+    with pytest.raises(DataError, match=r"nan at sample 37"):
+        model.fit(bad, batch_size=32, epochs=1, verbose=0)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return bad[32 * i:32 * (i + 1)]
+
+    with pytest.raises(DataError, match=r"batch 1 holds nan at sample 5"):
+        model.fit(Batches(), epochs=1, verbose=0)
+    assert all(np.isfinite(w).all() for w in weights_of(model))
+
+    def generator():  # not read ahead: the step's own check stops it
+        yield (x[:32].astype("float32") / 127.5 - 1,)
+        yield (bad[32:],)
+
+    model = zoo.load("gan_mnist", compile=True)
+    with pytest.raises(TrainingDiverged, match=r"d_loss is nan.* at epoch 1, batch 1; put back the weights of "
+                                               r"the start of this fit \(step 0\)"):
+        model.fit(generator(), epochs=1, steps_per_epoch=2, verbose=0)
+    assert same(weights_of(model), before)
+    with pytest.raises(PresetError):  # nothing non-finite is ever written
+        model.discriminator.weights[0].assign(np.full(model.discriminator.weights[0].shape, np.nan, "float32"))
+        zoo.save_preset(model, "unused", dataset="none")
+
+
+def test_a_step_that_makes_a_weight_non_finite_stops_fit_and_puts_back_the_last_epoch(digits):
+    model = small_gan()
+    model.compile()
+    model.fit(digits[:64], batch_size=32, epochs=1, verbose=0)
+    good = weights_of(model)
+    # a learning rate of inf: the first step's losses are finite, its updated weights are not
+    model.compile(g_optimizer=keras.optimizers.SGD(float("inf")), d_optimizer=keras.optimizers.SGD(1e-3))
+    with pytest.raises(TrainingDiverged, match=r"training diverged: weight \S+/kernel became "
+                                               r"non-finite \(and \d+ more\) at epoch 1, batch 0; put back the weights "
+                                               r"of the start of this fit"):
+        model.fit(digits[:64], batch_size=32, epochs=3, verbose=0)
+    assert same(weights_of(model), good)
+    model.compile()
+    history = model.fit(digits[:64], batch_size=32, epochs=1, verbose=0, callbacks=[])
+    assert "_zoo_finite" not in history.history  # the guard's flag never shows
+
+
+def test_a_recipe_stops_at_a_non_finite_step_and_keeps_its_last_good_checkpoint(tmp_path, digits):
+    args = argparse.Namespace(workdir=str(tmp_path / "run"), fresh=False, batch_size=32, epochs=1, verbose=0)
+    model = small_gan()
+    model.compile()
+    harness.fit(model, digits[:64], args)
+    checkpoints = sorted((tmp_path / "run" / "checkpoints").iterdir())
+    digest = {p: registry.sha256(p) for p in checkpoints}
+    model.compile(g_optimizer=keras.optimizers.SGD(1e38), d_optimizer=keras.optimizers.SGD(1e38))
+    args.epochs = 2
+    with pytest.raises(TrainingDiverged, match="last good checkpoint is kept in"):
+        harness.fit(model, digits[:64], args)
+    assert {p: registry.sha256(p) for p in sorted((tmp_path / "run" / "checkpoints").iterdir())} == digest
+
+
+# -- checkpoints that prove themselves ------------------------------------------------------
+def train(workdir, epochs, digits, fresh=False):
+    args = argparse.Namespace(workdir=str(workdir), fresh=fresh, batch_size=32, epochs=epochs, verbose=0,
+                              out=None, argv=[], recipe="test", init=None)
+    model = small_gan()
+    model.compile()
+    return model, args, harness.fit(model, digits[:64], args)
+
+
+def flip_a_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_a_checkpoint_falls_back_to_the_one_before(tmp_path, digits, capfd):
+    work = tmp_path / "run"
+    train(work, 3, digits)
+    flip_a_byte(work / "checkpoints" / "epoch_0003.weights.h5")
+    model, args, history = train(work, 4, digits)
+    err = capfd.readouterr().err
+    assert "epoch_0003.weights.h5 is corrupt or was modified" in err
+    assert "falling back to the checkpoint of epoch 2" in err
+    assert "resuming" in err and "at epoch 2 (step 4)" in err
+    epochs = [int(line.split(",")[0]) for line in (work / "log.csv").read_text().splitlines()[1:]]
+    assert epochs == [0, 1, 2, 3]  # epoch 3 trained again, logged once
+    preset = harness.finish(model, args, "test", history, dataset="fixture", description="d", pictures={})
+    card = json.loads((preset / "metadata.json").read_text())
+    assert card["epochs"] == 4 and card["steps"] == 8
+
+
+def test_no_trustworthy_checkpoint_is_an_error_naming_the_files_and_the_way_out(tmp_path, digits):
+    work = tmp_path / "run"
+    train(work, 2, digits)
+    for p in (work / "checkpoints").glob("*.weights.h5"):
+        flip_a_byte(p)
+    with pytest.raises(CheckpointError, match=r"no usable checkpoint in .*epoch_0002\.weights\.h5 is corrupt.*"
+                                              r"epoch_0001\.weights\.h5 is corrupt.*--fresh"):
+        train(work, 3, digits)
+    (work / "checkpoints" / "epoch_0002.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"sidecar epoch_0002\.json is not valid"):
+        train(work, 3, digits)
+    train(work, 1, digits, fresh=True)  # --fresh starts again
+    assert sorted(p.name for p in (work / "checkpoints").iterdir()) == ["epoch_0001.json", "epoch_0001.weights.h5"]
+
+
+# -- origin of presets ------------------------------------------------------------------------
+def test_a_rewritten_shipped_preset_is_refused_even_with_its_metadata_rewritten(tmp_path, monkeypatch):
+    presets = tmp_path / "presets"
+    shutil.copytree(registry.PRESETS_DIR / "gan_mnist", presets / "gan_mnist")
+    monkeypatch.setattr(registry, "PRESETS_DIR", presets)
+    assert zoo.load("gan_mnist").preset_origin == "shipped"
+    model = small_gan()  # someone else's weights, written in place with a matching card
+    other = zoo.save_preset(model, tmp_path / "other", dataset="none")
+    shutil.copy(other / "model.weights.h5", presets / "gan_mnist" / "model.weights.h5")
+    card = json.loads((presets / "gan_mnist" / "metadata.json").read_text())
+    card["weights_sha256"] = registry.sha256(presets / "gan_mnist" / "model.weights.h5")
+    (presets / "gan_mnist" / "metadata.json").write_text(json.dumps(card))
+    with pytest.raises(PresetError, match="shipped preset gan_mnist: model.weights.h5 is corrupt or was modified "
+                                          r".*zoo's manifest says"):
+        zoo.load("gan_mnist")
+
+
+def test_user_presets_say_they_are_unverified_and_copies_of_shipped_ones_are_recognized(tmp_path):
+    copy = shutil.copytree(registry.PRESETS_DIR / "gan_mnist", tmp_path / "mine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert zoo.load(copy).preset_origin == "copy of gan_mnist"
+    path = zoo.save_preset(small_gan(), tmp_path / "user", dataset="none")
+    with pytest.warns(registry.UnverifiedPresetWarning, match="user preset .* its own metadata.json"):
+        assert zoo.load(path).preset_origin == "user"
+
+
+def test_the_manifest_covers_every_shipped_preset():
+    from zoo.manifest import SHIPPED
+
+    assert sorted(SHIPPED) == zoo.list_models()
+    for name in SHIPPED:
+        assert registry.Preset(name).verify() == "shipped"
+
+
+# -- value ranges ---------------------------------------------------------------------------------
+def test_images_in_the_wrong_range_are_refused_with_the_convention_expected(digits):
+    model = small_gan()
+    model.compile()
+    before = weights_of(model)
+    with pytest.raises(DataError, match=r"float images must be in \[-1, 1\] .*got float32 in \[0, 255\]"):
+        model.fit(digits.astype("float32"), batch_size=32, epochs=1, verbose=0)
+    with pytest.raises(DataError, match=r"looks like \[0, 1\]; give x \* 2 - 1"):
+        model.fit(digits.astype("float32") / 255, batch_size=32, epochs=1, verbose=0)
+    with pytest.raises(DataError, match="uint8 in .0, 255. or floats in .-1, 1.; got int64"):
+        model.fit(digits.astype("int64"), batch_size=32, epochs=1, verbose=0)
+    assert same(weights_of(model), before)
+    model.fit(digits.astype("float32") / 127.5 - 1, batch_size=32, epochs=1, verbose=0)  # the documented floats
+
+    vae = zoo.load("vae_mnist")
+    with pytest.raises(ValueError, match=r"takes uint8 images in \[0, 255\]; got float32 in \[0, 1\]"):
+        vae.encode(digits[:4].astype("float32") / 255)
+    assert vae.encode(digits[:4])[0].shape == (4, vae.latent_dim)
+
+
+def test_token_ids_outside_the_vocabulary_are_refused():
+    from zoo.models.gpt import GPT
+
+    gpt = GPT("abc\n", block_size=8, num_layers=1, num_heads=1, embed_dim=8)
+    gpt.compile()
+    x = np.array([[0, 1, 2, 4]] * 4)
+    with pytest.raises(DataError, match=r"integer token ids in \[0, 3\]; got ids in \[0, 4\]"):
+        gpt.fit(x, x, batch_size=2, epochs=1, verbose=0)

@@ -1,0 +1,71 @@
+"""sha256 of each shipped preset's config.json and weights, kept in code apart from the
+preset folders: `Preset.verify` refuses a shipped preset whose files differ, even if its
+metadata.json was rewritten to match. Written by `python -m zoo.registry --write-manifest`.
+"""
+
+SHIPPED = {
+    'beta_vae_mnist': {
+        'config.json': 'f1958809faf69a34562ddbc2a3eba07e045740168408232e26c8f1f7ab030bb8',
+        'model.weights.h5': '57839ad8f8247721a6bff7466af5241d6360cc1595566dc4fca4e273139a6f01',
+    },
+    'cgan_mnist': {
+        'config.json': 'c5f3467b98fbbadde9820d51527839bdf6f585a1de2565611e06e3e03f36f820',
+        'model.weights.h5': '32918d23088ee75aab3e64116c6c09cda49eadba4618da7cee0b4b8d9c63e5c2',
+    },
+    'dcgan_anime': {
+        'config.json': '5d4d32c857b8acc63a335e4a280726ba3e587c73f4f7a1446cc55466c3bae94c',
+        'model.weights.h5': '6941a81aa5ba6e989d00d3c8ce8b14bbde02d3c4a2776e775bf1c4ca71acb550',
+    },
+    'ddpm_anime': {
+        'config.json': '982e731b33525d80cd3cae8f2fbe423c6cca298018d7eeb35727ab3005986ac3',
+        'model.weights.h5': 'e6fd4e6cb2fe82740907a92a41a69f5ef08dab42f2fe42a20255fb0a290b56ee',
+    },
+    'ddpm_fashion': {
+        'config.json': 'b0717f2eff37b8112cd0ceba41f9ca8ff3f1d6dabe57b99d8764949e4d988ed9',
+        'model.weights.h5': 'e2f1f3919193ffcbf4950df20707853b1c053ebc7e12840e930370be97800999',
+    },
+    'ddpm_mnist': {
+        'config.json': '949b10d832671b60db00f911ed3d67b4823a353b0b8191d6dc3c1b3a7cddeb89',
+        'model.weights.h5': '1c134c754eae8fae76010da3516f29cce1dae202e6ae7e41d8a685065de94d9e',
+    },
+    'features_anime': {
+        'config.json': '0c526326edf78e9b6243fb2307124799fc2d597eadc06366f1816089f8a64b2d',
+        'model.weights.h5': '36b8c2e00781bec2f5404297e03b9b2e45f99266ac51bb6a2a343d7e8970d743',
+    },
+    'features_clothing': {
+        'config.json': 'ac17651405c757171c7102cc51fcdb3fbdc500c2a685eaad0b039892f544ee59',
+        'model.weights.h5': 'bfbc5ab25d5813603694dcc1ebac37f0011578dc00b45eaee538ad35232188c5',
+    },
+    'features_digits': {
+        'config.json': '373efda25d432ed4a1945ee7e8967871a8a16a964bea4c7cd5c261523ccb2d3e',
+        'model.weights.h5': 'c78841549425ee93f7dc0b0705767a0d21e98d5ade25763a70708ee1e3a5b305',
+    },
+    'gan_mnist': {
+        'config.json': '27573abb18d3f35929a7edd2873d3e68e07ef916565d4391fe91e36e9be945d6',
+        'model.weights.h5': '550377acc51256f0abc65575b2b28d91eefb415a7d15f0748ba639fbb2146ee4',
+    },
+    'gpt_shakespeare': {
+        'config.json': '4adaa5e7daada7b46eed070de865339770d0101888382184a6c427484b7c936d',
+        'model.weights.h5': '873c5754e19a2cf69f3da4d97bea76f4e61a3f252b29cd4c07737a9e71e05b26',
+    },
+    'gpt_tang': {
+        'config.json': 'e2403c1745fb939f290cd1065fed9ea79a185a862bdf96014c69cdfc0826234d',
+        'model.weights.h5': '434afb83549415e89230b2bd7633eeff92a7b608f4bcd3c60fb18698d6cce846',
+    },
+    'vae_fashion': {
+        'config.json': '5ab342135cb5d37cb04e11a0a0aa5d154fb1d33b7b77447fad91496e2dcf5b2d',
+        'model.weights.h5': 'e2abe62bbf774347ca520abc13cf5f0cef0fbe4fd5326c1cef56fdb641aa187f',
+    },
+    'vae_mnist': {
+        'config.json': '5f52edd182ddacbdc51365fad2aa923dee1968520c1b803541f6d2325b76cfb0',
+        'model.weights.h5': '9973d233e24e9fa9a17f9569075ad53d2d1fcecc521cff2c7cfee79403eff9a0',
+    },
+    'vae_mnist_2d': {
+        'config.json': '6d78c544fb12fe3266436fd37f67e65eae4fdb64940e95edcf876d7b0a5b48ed',
+        'model.weights.h5': '1d314f119f45e4e940b5d21270d9eb2e6e8a19e7b6ac097d3c6c62168ca7e748',
+    },
+    'wgan_gp_anime': {
+        'config.json': '3eda34f7c593319bda5806af8a81df662c1ba5748eebd566642797c30c1a4937',
+        'model.weights.h5': '41ae212a837d4cf6e01f03deab6afb84d7b839c8322a8906b096289ca490b5c7',
+    },
+}

@@ -1,0 +1,234 @@
+"""A training run's folder, kept consistent: one run at a time, files written whole, and
+checkpoints that prove themselves.
+
+    WORKDIR/run.lock                     pid, host and command of the run that holds the folder
+    WORKDIR/checkpoints/epoch_0007.weights.h5   model + optimizer state after 7 epochs
+    WORKDIR/checkpoints/epoch_0007.json         its sidecar: epoch, step, sha256, wall time,
+                                                written (atomically) after the weights
+    WORKDIR/log.csv                      one row per trained epoch, rewritten whole each epoch
+    WORKDIR/wall.json                    training seconds across resumes
+
+A checkpoint counts only once its sidecar exists and the weights file still has the
+sidecar's sha256. A resumed run takes the newest checkpoint that proves itself, says so
+when it had to fall back to an older one, and cuts `log.csv` and the wall time back to
+that checkpoint, so that no epoch is repeated or missing.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import pathlib
+import socket
+import sys
+import time
+
+from zoo.errors import ZooError
+
+LOCK = "run.lock"
+KEEP = 2  # checkpoints kept: the newest and the one before it
+
+
+class RunLockedError(ZooError, RuntimeError):
+    """Another live run holds the workdir."""
+
+
+class CheckpointError(ZooError, RuntimeError):
+    """No checkpoint in the workdir can be trusted."""
+
+
+# -- files written whole ------------------------------------------------------------------
+def atomic_write(path, data):
+    """Writes `data` (str or bytes) to `path` through a temporary file and a rename: a reader
+    (or a kill) sees the old file or the new one, never half of one."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path, obj):
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- one run per workdir ----------------------------------------------------------------------
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+class WorkdirLock:
+    """`WORKDIR/run.lock`, created atomically with this process's pid and host. A lock whose
+    process is gone (same host) is stale and taken over; a live one is an error naming it."""
+
+    def __init__(self, workdir):
+        self.path = pathlib.Path(workdir) / LOCK
+        self.held = False
+
+    def holder(self):
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError):
+            return {}
+
+    def acquire(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "command": " ".join(sys.argv)}
+        tmp = self.path.with_name(f".{LOCK}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(me))
+        try:
+            for _ in range(3):
+                try:
+                    os.link(tmp, self.path)  # atomic: fails if a lock exists
+                    self.held = True
+                    return self
+                except FileExistsError:
+                    pass
+                holder = self.holder()
+                if holder is None:
+                    continue  # released meanwhile
+                if holder.get("pid") == os.getpid() and holder.get("host") == me["host"]:
+                    self.held = True
+                    return self
+                if holder and holder.get("host") != me["host"]:
+                    raise RunLockedError(
+                        f"{self.path.parent} is in use by pid {holder.get('pid')} on host {holder.get('host')} "
+                        f"(since {holder.get('since')}); use another --workdir, or delete {self.path} "
+                        "if that run is gone")
+                if holder and _alive(int(holder.get("pid", -1))):
+                    raise RunLockedError(
+                        f"{self.path.parent} is in use by another run: pid {holder['pid']} on this host "
+                        f"(since {holder.get('since')}: {holder.get('command', '?')}); wait for it, or use "
+                        "another --workdir")
+                # stale (its process is gone) or unreadable: take it over
+                stale = self.path.with_name(f".{LOCK}.stale.{os.getpid()}")
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(self.path, stale)
+                    stale.unlink()
+                    print(f"zoo: took over the stale lock of pid {holder.get('pid', '?')} in {self.path.parent}",
+                          file=sys.stderr)
+            raise RunLockedError(f"could not take the lock {self.path}; another run keeps taking it")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def release(self):
+        if self.held:
+            holder = self.holder()
+            if holder and holder.get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+# -- the log ------------------------------------------------------------------------------------
+def read_rows(path):
+    """log.csv as a list of row dicts (an absent file: none)."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(path, rows):
+    keys = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    keys = ["epoch"] + [k for k in keys if k != "epoch"]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, out.getvalue())
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+def _sha256(path):
+    from zoo.registry import sha256
+
+    return sha256(path)
+
+
+class Checkpoints:
+    """The checkpoints of a workdir: `save(model, epoch, wall_s)` and `restore(model)`."""
+
+    def __init__(self, workdir):
+        self.dir = pathlib.Path(workdir) / "checkpoints"
+
+    def sidecars(self):
+        return sorted(self.dir.glob("epoch_*.json"), reverse=True)
+
+    def save(self, model, epoch, wall_s):
+        """After `epoch` finished epochs: the weights, then the sidecar that certifies them."""
+        import keras
+
+        weights = self.dir / f"epoch_{epoch:04d}.weights.h5"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = weights.with_name(f".{weights.name}.tmp.weights.h5")
+        model.save_weights(tmp)
+        os.replace(tmp, weights)
+        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations.value)) if model.optimizer else 0
+        atomic_write_json(weights.with_suffix("").with_suffix(".json"), {
+            "epoch": epoch, "step": step, "sha256": _sha256(weights), "weights": weights.name,
+            "wall_s": wall_s, "written": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        for old in self.sidecars()[KEEP:]:
+            (self.dir / old.name.replace(".json", ".weights.h5")).unlink(missing_ok=True)
+            old.unlink(missing_ok=True)
+
+    def restore(self, model):
+        """Loads the newest checkpoint that proves itself; returns its sidecar (None where the
+        workdir has no checkpoint). Falls back to older ones, saying why; refuses with the
+        files and the way out when none can be trusted."""
+        problems = []
+        for sidecar in self.sidecars():
+            meta, problem = self._check(sidecar)
+            if problem is None:
+                try:
+                    if model.optimizer is not None and not model.optimizer.built:
+                        model.optimizer.build(model.trainable_variables)
+                    model.load_weights(self.dir / meta["weights"])
+                except Exception as e:  # noqa: BLE001  (h5py and Keras raise many kinds)
+                    problem = f"cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+            if problem is None:
+                for p in problems:
+                    print(f"zoo: {p}; falling back to the checkpoint of epoch {meta['epoch']}", file=sys.stderr)
+                return meta
+            problems.append(f"checkpoint {sidecar.with_suffix('')}: {problem}")
+        if problems:
+            raise CheckpointError(
+                f"no usable checkpoint in {self.dir}: {'; '.join(problems)}. Delete {self.dir} (or run "
+                "with --fresh) to start again from epoch 0")
+        return None
+
+    def _check(self, sidecar):
+        try:
+            meta = json.loads(sidecar.read_text())
+            epoch, step, digest, name = int(meta["epoch"]), int(meta["step"]), str(meta["sha256"]), meta["weights"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            return None, f"its sidecar {sidecar.name} is not valid ({type(e).__name__}: {e})"
+        weights = self.dir / str(name)
+        if weights.parent != self.dir or not weights.is_file():
+            return None, f"its weights file {name} is missing"
+        actual = _sha256(weights)
+        if actual != digest:
+            return None, (f"{weights.name} is corrupt or was modified (sha256 {actual[:12]}..., its sidecar "
+                          f"says {digest[:12]}...)")
+        return {**meta, "epoch": epoch, "step": step}, None
