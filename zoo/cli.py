@@ -22,6 +22,7 @@ import json
 import os
 import pkgutil
 import sys
+import warnings
 
 from zoo.errors import ZooError
 
@@ -228,7 +229,21 @@ def build_parser():
 COMMANDS = {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval, "train": cmd_train}
 
 
+_show_default = warnings.showwarning
+
+
+def _note(message, category, filename, lineno, file=None, line=None):
+    """zoo's own warnings as one line (`zoo: note: ...`); others as Python prints them."""
+    from zoo.registry import UnverifiedPresetWarning
+
+    if issubclass(category, UnverifiedPresetWarning):
+        print(f"zoo: note: {message}", file=sys.stderr)
+    else:
+        _show_default(message, category, filename, lineno, file, line)
+
+
 def main(argv=None):
+    previous, warnings.showwarning = warnings.showwarning, _note
     try:
         args, rest = build_parser().parse_known_args(argv)
         if rest and args.command in ("list", "info"):
@@ -239,6 +254,8 @@ def main(argv=None):
     except (ZooError, OSError, ValueError) as e:
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        warnings.showwarning = previous
     return 0
 
 
