@@ -25,9 +25,7 @@ FINITE = "_zoo_finite"  # the step's flag in the logs; FiniteGuard takes it out 
 
 def finite_flag(logs, variables):
     """1.0 where every value in `logs` and every variable is finite, else 0.0 (a tensor)."""
-    checks = [ops.all(ops.isfinite(ops.convert_to_tensor(v))) for v in logs.values()]
-    checks += [ops.all(ops.isfinite(ops.stop_gradient(v.value))) for v in variables]
-    return ops.cast(ops.all(ops.stack(checks)), "float32")
+    return ops.cast(backend.all_finite([*logs.values(), *(v.value for v in variables)]), "float32")
 
 
 class FiniteGuard(keras.callbacks.Callback):
@@ -69,8 +67,8 @@ class FiniteGuard(keras.callbacks.Callback):
             backend.sync_state(self.model)
             names = [v.path for v in self.model.trainable_variables
                      if not np.all(np.isfinite(ops.convert_to_numpy(v.value)))]
-            what = f"weight {names[0] if names else '?'} became non-finite" + (
-                f" (and {len(names) - 1} more)" if len(names) > 1 else "")
+            what = (f"weight {names[0]} became non-finite" + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
+                    if names else "the weights' sum overflowed float32 (weights near 1e38)")
         raise TrainingDiverged(f"training diverged: {what} at epoch {self.epoch + 1}, batch {batch}; "
                                f"put back the weights of {self.where}")
 
