@@ -6,11 +6,12 @@ specific to one model or one backend.
   sample (arrays) or batch (a `keras.utils.PyDataset`) that holds them, and images must be
   uint8 in [0, 255] or floats in [-1, 1] (`check_training_images`). A `tf.data.Dataset`
   or a generator is not read ahead; the step's own check below still stops on NaN.
-* Every step, in the compiled step: one flag, whether every loss in the logs and every
-  trainable weight is finite (`finite_flag`). `FiniteGuard` reads it after each batch; a
-  non-finite step stops `fit` with `TrainingDiverged`, and `ZooModel.fit` puts back the
-  weights and optimizer state of the last epoch end (or of the start of this `fit`),
-  the last ones known good.
+* Every step, in the compiled step: one flag, whether every trainable weight the step was
+  given and every loss in its logs is finite (`finite_flag`). `FiniteGuard` reads it after
+  each batch, and checks all the state on the host at each epoch end before keeping it;
+  a non-finite step stops `fit` with `TrainingDiverged`, and `ZooModel.fit` puts back the
+  weights and optimizer state of the last epoch end (or of the start of this `fit`), the
+  last ones known good.
 """
 
 import keras
@@ -42,9 +43,15 @@ class FiniteGuard(keras.callbacks.Callback):
             model.optimizer.build(model.trainable_variables)  # as the first step would: its slots exist from here
         backend.sync_state(model)
         state = list(model.variables) + (list(model.optimizer.variables) if model.optimizer else [])
-        self.snapshot = [(v, np.array(ops.convert_to_numpy(v.value))) for v in state]
+        snapshot = [(v, np.array(ops.convert_to_numpy(v.value))) for v in state]
+        weights = {id(v) for v in model.variables}  # the model's own; optimizer settings are the user's
+        bad = [v.path for v, value in snapshot
+               if id(v) in weights and value.dtype.kind == "f" and not np.isfinite(value).all()]
+        if bad:  # made so by the epoch's last step, which the next step's flag has not seen
+            raise TrainingDiverged(f"training diverged by {where}: {_count('weight', bad)} non-finite"
+                                   + (f"; put back the weights of {self.where}" if self.snapshot else ""))
         step = int(ops.convert_to_numpy(model.optimizer.iterations.value)) if model.optimizer else 0
-        self.where = f"{where} (step {step})"
+        self.snapshot, self.where = snapshot, f"{where} (step {step})"
 
     def on_train_begin(self, logs=None):
         self._take("the start of this fit")
@@ -60,21 +67,25 @@ class FiniteGuard(keras.callbacks.Callback):
         flag = (logs or {}).pop(FINITE, None)
         if flag is None or float(flag) == 1.0:
             return
-        bad = [k for k, v in logs.items() if not np.all(np.isfinite(np.asarray(v, dtype="float64")))]
-        if bad:
-            what = ", ".join(f"{k} is {float(np.asarray(logs[k]))}" for k in bad)
-        else:
-            backend.sync_state(self.model)
-            names = [v.path for v in self.model.trainable_variables
-                     if not np.all(np.isfinite(ops.convert_to_numpy(v.value)))]
-            what = (f"weight {names[0]} became non-finite" + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
-                    if names else "the weights' sum overflowed float32 (weights near 1e38)")
-        raise TrainingDiverged(f"training diverged: {what} at epoch {self.epoch + 1}, batch {batch}; "
+        what = [f"{k} is {float(np.asarray(v))}" for k, v in logs.items()
+                if not np.all(np.isfinite(np.asarray(v, dtype="float64")))]
+        backend.sync_state(self.model)
+        names = [v.path for v in self.model.trainable_variables
+                 if not np.all(np.isfinite(ops.convert_to_numpy(v.value)))]
+        if names:
+            what.append(f"{_count('weight', names)} non-finite (made so by an earlier step)")
+        elif not what:
+            what.append("the weights' sum overflowed float32 (weights near 1e38)")
+        raise TrainingDiverged(f"training diverged at epoch {self.epoch + 1}, batch {batch}: {', '.join(what)}; "
                                f"put back the weights of {self.where}")
 
     def restore(self):
         for variable, value in self.snapshot or []:
             variable.assign(value)
+
+
+def _count(noun, names):
+    return f"{noun} {names[0]} is" if len(names) == 1 else f"{noun} {names[0]} (and {len(names) - 1} more) are"
 
 
 # -- data ---------------------------------------------------------------------------------

@@ -20,12 +20,16 @@ from zoo.errors import TrainingDiverged
 
 
 def _with_finite_flag(step):
-    """The step, also returning whether its losses and the updated weights are finite."""
+    """The step, also returning whether the weights it was given and its losses are finite.
+    The weights are read as the step receives them (XLA need not wait for the update to
+    check them), so a weight made non-finite by one step is caught by the next one, or by
+    the guard's check at the end of the epoch."""
 
     @functools.wraps(step)
     def train_step(self, data):
+        given = guard.finite_flag({}, self.trainable_variables)
         logs = step(self, data)
-        return {**logs, guard.FINITE: guard.finite_flag(logs, self.trainable_variables)}
+        return {**logs, guard.FINITE: given * guard.finite_flag(logs, [])}
 
     return train_step
 
