@@ -125,12 +125,11 @@ def _start(workdir, fresh, model):
     meta = Checkpoints(workdir).restore(model)
     epochs, wall_s = (meta["epoch"], float(meta.get("wall_s") or 0.0)) if meta else (0, 0.0)
     rows = read_rows(workdir / "log.csv")
-    if len(rows) != epochs or (workdir / "wall.json").exists() != bool(meta):
-        if len(rows) > epochs:
-            print(f"zoo: {workdir / 'log.csv'} had {len(rows) - epochs} row(s) past the checkpoint of "
-                  f"epoch {epochs}; cut back to it", file=sys.stderr)
+    if len(rows) > epochs:
+        print(f"zoo: {workdir / 'log.csv'} had {len(rows) - epochs} row(s) past the checkpoint of "
+              f"epoch {epochs}; cut back to it", file=sys.stderr)
         write_rows(workdir / "log.csv", rows[:epochs])
-        atomic_write_json(workdir / "wall.json", {"seconds": wall_s})
+    atomic_write_json(workdir / "wall.json", {"seconds": wall_s})
     if meta:
         print(f"zoo: resuming {workdir} at epoch {epochs} (step {meta['step']})", file=sys.stderr)
     return epochs, wall_s

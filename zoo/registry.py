@@ -18,14 +18,13 @@ always; the rest where known).
 """
 
 import datetime
-import hashlib
 import json
 import os
 import pathlib
 import warnings
 
 from zoo.errors import PresetError, UnknownModelError
-from zoo.runs import atomic_write, atomic_write_json
+from zoo.runs import atomic_write, atomic_write_json, sha256
 
 # config.json and the weights: what the manifest of shipped presets (zoo/manifest.py) certifies
 CERTIFIED = ("config.json", "model.weights.h5")
@@ -74,14 +73,6 @@ def _read_json(path):
         raise PresetError(f"preset {path.parent} lacks {path.name}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise PresetError(f"preset file {path} is not valid JSON: {e}") from None
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dataset_entry(dataset):

@@ -16,6 +16,7 @@ that checkpoint, so that no epoch is repeated or missing.
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -161,10 +162,12 @@ def write_rows(path, rows):
 
 
 # -- checkpoints ------------------------------------------------------------------------------
-def _sha256(path):
-    from zoo.registry import sha256
-
-    return sha256(path)
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class Checkpoints:
@@ -187,7 +190,7 @@ class Checkpoints:
         os.replace(tmp, weights)
         step = int(keras.ops.convert_to_numpy(model.optimizer.iterations.value)) if model.optimizer else 0
         atomic_write_json(weights.with_suffix("").with_suffix(".json"), {
-            "epoch": epoch, "step": step, "sha256": _sha256(weights), "weights": weights.name,
+            "epoch": epoch, "step": step, "sha256": sha256(weights), "weights": weights.name,
             "wall_s": wall_s, "written": time.strftime("%Y-%m-%dT%H:%M:%S")})
         for old in self.sidecars()[KEEP:]:
             (self.dir / old.name.replace(".json", ".weights.h5")).unlink(missing_ok=True)
@@ -227,7 +230,7 @@ class Checkpoints:
         weights = self.dir / str(name)
         if weights.parent != self.dir or not weights.is_file():
             return None, f"its weights file {name} is missing"
-        actual = _sha256(weights)
+        actual = sha256(weights)
         if actual != digest:
             return None, (f"{weights.name} is corrupt or was modified (sha256 {actual[:12]}..., its sidecar "
                           f"says {digest[:12]}...)")

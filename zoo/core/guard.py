@@ -24,9 +24,9 @@ from zoo.errors import DataError, TrainingDiverged
 FINITE = "_zoo_finite"  # the step's flag in the logs; FiniteGuard takes it out before others see it
 
 
-def finite_flag(logs, variables):
-    """1.0 where every value in `logs` and every variable is finite, else 0.0 (a tensor)."""
-    return ops.cast(backend.all_finite([*logs.values(), *(v.value for v in variables)]), "float32")
+def finite_flag(tensors):
+    """1.0 where every element of `tensors` is finite, else 0.0 (a tensor)."""
+    return ops.cast(backend.all_finite(tensors), "float32")
 
 
 class FiniteGuard(keras.callbacks.Callback):

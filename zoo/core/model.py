@@ -27,9 +27,9 @@ def _with_finite_flag(step):
 
     @functools.wraps(step)
     def train_step(self, data):
-        given = guard.finite_flag({}, self.trainable_variables)
+        given = guard.finite_flag([v.value for v in self.trainable_variables])  # computed now: torch updates in place
         logs = step(self, data)
-        return {**logs, guard.FINITE: given * guard.finite_flag(logs, [])}
+        return {**logs, guard.FINITE: given * guard.finite_flag(list(logs.values()))}
 
     return train_step
 
