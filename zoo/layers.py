@@ -72,3 +72,14 @@ class GroupNormalization(layers.GroupNormalization):
             tensor = ops.convert_to_tensor
             y = kernels.group_norm(inputs, tensor(self.gamma), tensor(self.beta), self.groups, self.epsilon)
         return super().call(inputs) if y is None else y
+
+
+def conv2d(x, kernel, padding="same"):
+    """A stride-1 convolution of NHWC `x` with a Keras kernel (kh, kw, in, out), for layers
+    that build their kernel at run time (StyleGAN's equalized and modulated convolutions);
+    torch takes the copy-free kernel where it applies."""
+    if _fast(x, kernel):
+        y = kernels.conv2d(x, kernel, (1, 1), padding)
+        if y is not None:
+            return y
+    return ops.conv(x, kernel, strides=1, padding=padding)

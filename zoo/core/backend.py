@@ -44,11 +44,11 @@ if BACKEND == "tensorflow":
     def value_and_grad(fn, variables, has_aux=False):
         with tf.GradientTape() as tape:
             out = fn()
-        grads = tape.gradient(
-            _split(out, has_aux), list(variables),
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        )
-        return out, grads
+        variables = list(variables)
+        grads = tape.gradient(_split(out, has_aux), variables)
+        # zeros for variables the loss does not reach (TF's own UnconnectedGradients.ZERO
+        # fails on Keras variables, whose dtype is a string, inside a tf.function)
+        return out, [tf.zeros_like(v.value) if g is None else g for g, v in zip(grads, variables)]
 
     def input_gradient(fn, x):
         with tf.GradientTape() as tape:

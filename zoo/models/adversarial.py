@@ -84,6 +84,23 @@ class R1(NonSaturating):
         return loss + 0.5 * self.gamma * r1, {**logs, "r1_penalty": r1}
 
 
+class LazyR1(R1):
+    """R1 taken lazily, as StyleGAN2 does: `discriminator()` is the non-saturating loss alone,
+    and every `interval`-th D step adds `regularizer()`, the penalty weighted by
+    gamma/2 * interval (so its average weight per step is gamma/2)."""
+
+    def __init__(self, gamma=10.0, interval=16):
+        super().__init__(gamma)
+        self.interval = int(interval)
+
+    def discriminator(self, model, D, real, fake):
+        return NonSaturating.discriminator(self, model, D, real, fake)
+
+    def regularizer(self, model, D, real):
+        r1 = self.penalty(model, D, real)
+        return 0.5 * self.gamma * self.interval * r1, r1
+
+
 # -- the model -----------------------------------------------------------------------
 class AdversarialModel(LatentImageModel):
     """A generator and a discriminator trained against each other. Subclasses build the
