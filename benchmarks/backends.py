@@ -47,6 +47,7 @@ MODELS = {  # the shipped presets' sizes
     "gan_mnist": dict(batch=64, shape=(28, 28, 1)),
     "dcgan_anime": dict(batch=64, shape=(64, 64, 3), width=32),
     "ddpm_mnist": dict(batch=64, shape=(28, 28, 1), widths=(32, 64, 96)),
+    "stylegan_anime": dict(batch=32, shape=(32, 32, 3)),
 }
 CONFIGS = {  # name: (kind, backend, options)
     "keras-tensorflow": ("keras", "tensorflow", {"jit_compile": False}),
@@ -68,12 +69,15 @@ REFERENCE = {"keras-torch": "native-torch-cl", "keras-torch-compile": "native-to
 # -- FLOPs ---------------------------------------------------------------------------
 def forward_flops(model):
     """FLOPs of one forward pass of a functional Keras model for one example (convolutions,
-    transposed convolutions, dense layers, attention; a multiply-add is 2)."""
+    transposed convolutions, dense layers, attention; a multiply-add is 2), or of a network
+    whose layers count themselves (`layer.flops()`)."""
     from keras import layers
 
     total = 0
     for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, layers.Conv2DTranspose):
+        if hasattr(layer, "flops"):  # a layer that counts itself (StyleGAN's)
+            total += layer.flops()
+        elif isinstance(layer, layers.Conv2DTranspose):
             h, w, cin = layer.input.shape[1:]
             total += 2 * h * w * cin * layer.filters * layer.kernel_size[0] * layer.kernel_size[1]
         elif isinstance(layer, layers.Conv2D):

@@ -174,3 +174,16 @@ def test_the_sampler_table_puts_each_diffusion_cards_times_next_to_its_metrics()
         assert any(abs(r["fid"] - float(fid)) <= 0.005 and f"{r['sampler']}-{r['steps']}" == name
                    for r in card["evaluation"].values())
     assert "<!-- sampler-table -->" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_model_is_measured_at_another_resolution_against_that_reference():
+    """zoo eval --size: a 64x64 model compared at 32x32 (with the 32x32 reference), recorded
+    as such in its card key and table cell."""
+    result = evaluation.evaluate("dcgan_anime", num=200, size=32)
+    assert result["image_size"] == "32x32" and result["resized_to"] == 32 and np.isfinite(result["fid"])
+    assert evaluation.result_key(result) == "features_anime num=200 resized_to=32"
+    assert evaluation.sampler_cell(result) == "resized to 32×32"
+    del result["resized_to"]
+    assert evaluation.sampler_cell(result) == "—"  # a GAN without sampling settings
+    with pytest.raises(ValueError, match=r"size must be in \[8, inf\]; got 5"):
+        evaluation.evaluate("dcgan_anime", num=200, size=5)

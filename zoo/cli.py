@@ -156,7 +156,7 @@ def cmd_eval(args, rest):
     model = load_generator(args.name)
     options = model_options(model, args.name, rest, f"zoo eval {args.name}")
     result = evaluation.evaluate(args.name, num=args.num, features=args.features, seed=args.seed, model=model,
-                                 **options)
+                                 size=args.size, **options)
     print(evaluation.table_header())
     print(evaluation.table_row(result))
     print(result["note"])
@@ -218,6 +218,8 @@ def build_parser():
     s.add_argument("--features", default=None, help="feature network: a preset (default: the one for "
                    "the model's dataset) or 'inception' (ImageNet InceptionV3; needs the network once)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--size", type=int, default=None, help="measure the samples resized to SIZE x SIZE (to compare "
+                   "models of two resolutions)")
     s.add_argument("--out", default=None, help="JSON file to write (default eval_NAME.json)")
     s.add_argument("--update-card", action="store_true", help="store the result in the preset's card")
     s = sub.add_parser("train", parents=[backend], add_help=False,

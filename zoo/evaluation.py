@@ -165,16 +165,19 @@ def compare(net, images, reference, seed=0, labels=None):
                if labels is not None else {})}
 
 
-def evaluate(name, num=10000, features=None, seed=0, model=None, **options):
+def evaluate(name, num=10000, features=None, seed=0, model=None, size=None, **options):
     """Draws `num` samples from the preset `name` (seed `seed`; `options` are the model's
     sampling options, e.g. sampler/steps of a diffusion model) and measures them. The
     result records every sampling setting used, defaults included. `model`: the preset's
-    model, if the caller has loaded it already."""
+    model, if the caller has loaded it already. `size`: measure the samples resized to
+    size x size (to compare models of two resolutions against one reference; recorded as
+    `resized_to`)."""
     import keras
 
     from zoo.tasks import ImageGenerator, check_int
 
     num = check_int("num", num, 10)
+    size = None if size is None else check_int("size", size, 8)
     preset = registry.Preset(name)
     model = preset.load() if model is None else model
     if not isinstance(model, ImageGenerator):
@@ -188,6 +191,9 @@ def evaluate(name, num=10000, features=None, seed=0, model=None, **options):
     start = time.time()
     images = model.generate(num, seed=seed, **options)
     sampling_s = time.time() - start
+    resized = size is not None and size != images.shape[1]
+    if resized:
+        images = resize(images, size)
     size = images.shape[1]
     if features == "inception":
         reference = inception_reference(net, preset, num, size)
@@ -203,6 +209,7 @@ def evaluate(name, num=10000, features=None, seed=0, model=None, **options):
         labels = None  # the classifier does not know these classes
     result = compare(net, images, reference, seed=seed, labels=labels)
     recorded = {k: v for k, v in settings.items() if v is not None and not isinstance(v, np.ndarray)}
+    recorded.update({"resized_to": size} if resized else {})
     return {"model": str(name), "features": features, **result, "seed": seed,
             "image_size": f"{images.shape[1]}x{images.shape[2]}", **recorded,
             "backend": keras.backend.backend(), "sampling_s": round(sampling_s, 1),
@@ -248,20 +255,19 @@ COLUMNS = {"model": "model", "sampler": "sampler", "features": "features", "num"
 # How a sampling setting reads in the tables' sampler column (a setting not named here is
 # shown as name=value; one whose value is listed as None is left out).
 SHOWN = {"eta": lambda v: f"η={v:g}", "clip_x0": {"clip": None, "none": "no x̂0 clip", "dynamic": "x̂0 dyn. thr."},
-         "clipped_eps": {True: None, False: "raw ε"}, "guidance_scale": lambda v: f"cfg {v:g}"}
+         "clipped_eps": {True: None, False: "raw ε"}, "guidance_scale": lambda v: f"cfg {v:g}",
+         "truncation_psi": lambda v: f"ψ={v:g}", "resized_to": lambda v: f"resized to {v}×{v}"}
 
 
 def sampler_cell(result):
     settings = settings_of(result)
-    if "sampler" not in settings:
-        return "—"
-    words = [f"{settings.pop('sampler')}-{settings.pop('steps')}"]
+    words = [f"{settings.pop('sampler')}-{settings.pop('steps')}"] if "sampler" in settings else []
     for key, value in settings.items():
         show = SHOWN.get(key)
         word = show(value) if callable(show) else show.get(value, f"{key}={value}") if show else f"{key}={value}"
         if word:
             words.append(word)
-    return " ".join(words)
+    return " ".join(words) or "—"
 
 
 def cells(result):

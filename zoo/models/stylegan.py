@@ -89,6 +89,10 @@ class EqualDense(layers.Layer):
         y = ops.matmul(x, self.kernel * self.gain) + self.bias * self.lr_mul
         return lrelu(y) if self.activate else y
 
+    def flops(self):
+        """Multiply-add FLOPs of one example's forward pass (benchmarks/)."""
+        return 2 * math.prod(self.kernel.shape)
+
 
 class EqualConv2D(layers.Layer):
     """A stride-1 convolution with equalized learning rate, optionally after 2x average
@@ -101,6 +105,7 @@ class EqualConv2D(layers.Layer):
 
     def build(self, input_shape):
         k, fan_in = self.kernel_size, input_shape[-1]
+        self.pixels = math.prod(input_shape[1:3]) // (4 if self.down else 1)
         self.gain = 1.0 / math.sqrt(fan_in * k * k)
         self.kernel = self.add_weight(shape=(k, k, fan_in, self.filters), name="kernel",
                                       initializer=keras.initializers.RandomNormal(0.0, 1.0))
@@ -111,6 +116,9 @@ class EqualConv2D(layers.Layer):
         y = conv2d(downsample(x) if self.down else x, self.kernel * self.gain)
         y = y + self.bias if self.bias is not None else y
         return lrelu(y) if self.activate else y
+
+    def flops(self):
+        return 2 * self.pixels * math.prod(self.kernel.shape)
 
 
 class ModulatedConv2D(layers.Layer):
@@ -129,6 +137,7 @@ class ModulatedConv2D(layers.Layer):
 
     def build(self, x_shape, w_shape, noise_shape=None):
         k, fan_in = self.kernel_size, x_shape[-1]
+        self.pixels = math.prod(x_shape[1:3]) * (4 if self.up else 1)
         self.gain = 1.0 / math.sqrt(fan_in * k * k)
         self.affine = EqualDense(fan_in, bias_init=1.0, name="affine")
         self.affine.build(w_shape)
@@ -154,6 +163,9 @@ class ModulatedConv2D(layers.Layer):
             y = y + (self.noise_const[None] if noise is None else noise) * self.noise_strength
         y = y + self.bias
         return lrelu(y) if self.activate else y
+
+    def flops(self):  # the convolution (the affine layer counts itself)
+        return 2 * self.pixels * math.prod(self.kernel.shape)
 
 
 class Mapping(layers.Layer):
@@ -265,7 +277,7 @@ class Discriminator(layers.Layer):
 # -- the model -----------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="zoo")
 class StyleGAN(AdversarialModel):
-    forward_passes_per_step = {"generator": 4, "discriminator": 8}  # benchmarks' FLOPs (R1 not counted)
+    forward_passes_per_step = {"generator": 3, "discriminator": 8}  # benchmarks' FLOPs, as DCGAN (R1 not counted)
 
     def __init__(self, image_shape=(32, 32, 3), latent_dim=256, w_dim=256, mapping_layers=2, channel_base=2048,
                  channel_max=256, r1_gamma=0.01, r1_interval=16, style_mixing=0.9, ema_kimg=10.0, ema_rampup=0.05,
@@ -427,8 +439,9 @@ class StyleGAN(AdversarialModel):
     def style_layers(self):
         """{"coarse", "middle", "fine"}: the w layers (start, stop) of 4-8 px, 16 px, and 32 px
         and up (at 64x64 and more: 16-32 px middle, 64 px and up fine)."""
-        layers_of = lambda r: 2 * int(math.log2(r)) - 4  # first w layer that res r reads  # noqa: E731
-        middle = (layers_of(16), layers_of(16) + 2) if self.image_shape[0] <= 32 else (layers_of(16), layers_of(64))
+        n = self.num_ws
+        first = lambda r: min(2 * int(math.log2(r)) - 4, n)  # noqa: E731  (the first w layer of resolution r)
+        middle = (first(16), min(first(16) + 2, n) if self.image_shape[0] <= 32 else first(64))
         return {"coarse": (0, middle[0]), "middle": middle, "fine": (middle[1], self.num_ws)}
 
     def mix_styles(self, seeds_a, seeds_b, crossover, truncation_psi=None):
