@@ -21,7 +21,7 @@ from zoo import harness
 
 
 def main(argv=None):
-    p = harness.parser("stylegan", __doc__, epochs=12, batch_size=32, data="anime_faces")
+    p = harness.parser("stylegan", __doc__, epochs=10, batch_size=32, data="anime_faces")
     p.add_argument("--size", type=int, default=32, help="image side (a power of 2)")
     p.add_argument("--channel-base", type=int, default=1024, help="channels at resolution r: base / r ...")
     p.add_argument("--channel-max", type=int, default=128, help="... at most this many")

@@ -52,6 +52,10 @@ SHIPPED = {
         'config.json': 'e2403c1745fb939f290cd1065fed9ea79a185a862bdf96014c69cdfc0826234d',
         'model.weights.h5': '434afb83549415e89230b2bd7633eeff92a7b608f4bcd3c60fb18698d6cce846',
     },
+    'stylegan_anime': {
+        'config.json': '0b811ef6e048cc476c23fc6cff594358eb97b6ff0ab566b6725a5456c8fe2892',
+        'model.weights.h5': '4a9bb69f4936c1256bad55945a4a079a06b18e377924a9c85bacda15ee2d2057',
+    },
     'vae_fashion': {
         'config.json': '5ab342135cb5d37cb04e11a0a0aa5d154fb1d33b7b77447fad91496e2dcf5b2d',
         'model.weights.h5': 'e2abe62bbf774347ca520abc13cf5f0cef0fbe4fd5326c1cef56fdb641aa187f',
