@@ -7,7 +7,7 @@ and 64x64, for the configurations a CPU recipe could train, on the running backe
 Each configuration: after a fit of `--warmup` steps that compiles the step, a fit of
 `--steps` steps and one of 3x as many (random uint8 images, batch 32); the time per step is
 their difference over the extra steps, so a fit's fixed cost (its dataset, callbacks, the
-guard's snapshot) drops out, and the lazy R1 step (every 16th) is in in its share.
+guard's snapshot) drops out, and the lazy R1 step (every 16th) is in it in its share.
 Figures are for the machine named in the table.
 """
 

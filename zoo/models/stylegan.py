@@ -277,7 +277,6 @@ class Discriminator(layers.Layer):
 # -- the model -----------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="zoo")
 class StyleGAN(AdversarialModel):
-    forward_passes_per_step = {"generator": 3, "discriminator": 8}  # benchmarks' FLOPs, as DCGAN (R1 not counted)
 
     def __init__(self, image_shape=(32, 32, 3), latent_dim=256, w_dim=256, mapping_layers=2, channel_base=2048,
                  channel_max=256, r1_gamma=0.01, r1_interval=16, style_mixing=0.9, ema_kimg=10.0, ema_rampup=0.05,
@@ -384,9 +383,9 @@ class StyleGAN(AdversarialModel):
         beta = ops.power(0.5, ops.cast(batch, "float32") / ops.maximum(half_life, 1e-8))
         pairs = [(e, v) for e, v in zip(self.ema_generator.weights, self.generator.weights) if v.trainable]
         backend.moving_average([e for e, _ in pairs], [v for _, v in pairs], beta)
-        self._trackers[-1].update_state(r1, sample_weight=ops.cast(regularize, "float32"))
-        logs = self.update_trackers(d_loss=d_loss, g_loss=g_loss, **logs)
-        return logs
+        r1_tracker = next(t for t in self._trackers if t.name == "r1_penalty")  # a mean over regularization steps
+        r1_tracker.update_state(r1, sample_weight=ops.cast(regularize, "float32"))
+        return self.update_trackers(d_loss=d_loss, g_loss=g_loss, **logs)
 
     # -- sampling options ------------------------------------------------------------
     def sampling_options(self):
@@ -394,12 +393,16 @@ class StyleGAN(AdversarialModel):
                        help="truncation: w = w_avg + psi (w - w_avg); 1 none, 0 the average face")]
 
     # -- generation (the EMA generator) ------------------------------------------------
+    def truncate(self, w, psi):
+        """w pulled towards w_avg: w_avg + psi (w - w_avg)."""
+        return self.w_avg + psi * (w - self.w_avg)
+
     def mapping(self, z, truncation_psi=1.0):
         """Latent vectors (N, latent_dim) -> w (N, w_dim), numpy, truncated towards w_avg by psi."""
         psi = self.resolve_options(truncation_psi=truncation_psi)["truncation_psi"]
         z = ops.convert_to_tensor(self.check_latents(z))
         w = self.ema_generator.mapping(z)
-        return ops.convert_to_numpy(self.w_avg + psi * (w - self.w_avg))
+        return ops.convert_to_numpy(self.truncate(w, psi))
 
     def synthesize(self, w, batch_size=None):
         """w (N, w_dim), or one per layer (N, num_ws, w_dim) -> numpy uint8 images (fixed noise)."""
@@ -422,7 +425,7 @@ class StyleGAN(AdversarialModel):
 
     def decode_batch(self, z):
         w = self.ema_generator.mapping(z)
-        w = self.w_avg + self.truncation_psi * (w - self.w_avg)
+        w = self.truncate(w, self.truncation_psi)
         return self.ema_generator.synthesis(ops.repeat(w[:, None], self.num_ws, axis=1))
 
     def generate_images(self, num, seed, batch_size=None, progress=True, truncation_psi=None):
