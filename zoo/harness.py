@@ -196,6 +196,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
     import keras
 
     from zoo import viz
+    from zoo.cards import write_card
     from zoo.registry import save_preset
     from zoo.runs import atomic_write
 
@@ -220,5 +221,6 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
         else:
             viz.save_grid(content, preset / filename)
     viz.save_loss_curves(history, preset / "loss.png", title=name)
+    write_card(preset)  # again, now that the pictures are there
     print(f"wrote preset {preset}")
     return preset

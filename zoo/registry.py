@@ -8,9 +8,13 @@ A preset is a directory (in the style of keras-hub's `from_preset`):
                        machine, parameter counts, metrics, sha256 of the weights file
     sample.png         a sample grid (and other pictures)
 
-`Preset(name_or_directory)` reads a preset's card once (`.card`, `.family`, `.dataset`)
-and `.load()`s its model; `list_models()` lists the shipped names, `load(name)` is
-`Preset(name).load()`, `save_preset(model, directory, **card)` writes one.
+    README.md          the same card for people (Hugging Face model-card format; zoo.cards)
+
+`Preset(source)` reads a preset's card once (`.card`, `.family`, `.dataset`) and `.load()`s
+its model. `source` is a shipped name, a directory, `hf://owner/repo[@revision]` or an
+https:// URL of a preset folder or archive (downloaded once into `$ZOO_HOME`, see zoo.hub).
+`list_models()` lists the shipped names, `load(source)` is `Preset(source).load()`,
+`save_preset(model, directory, **card)` writes one.
 
 The card's `dataset` is structured: {"name": "mnist", "size": 60000, "unit": "images",
 "image_size": "28x28", "held_out": 10000, "description": "..."} (name and description
@@ -18,11 +22,13 @@ always; the rest where known).
 """
 
 import datetime
+import fnmatch
 import json
 import os
 import pathlib
 import warnings
 
+from zoo import cards, hub
 from zoo.errors import PresetError, UnknownModelError
 from zoo.runs import atomic_write, atomic_write_json, sha256
 
@@ -39,10 +45,15 @@ PRESETS_DIR = pathlib.Path(__file__).resolve().parent / "presets"
 CONFIG, WEIGHTS, METADATA = "config.json", "model.weights.h5", "metadata.json"
 
 
-def list_models(family=None):
-    """Names of the shipped presets (optionally of one family: "gan", "vae", ...; an
-    unknown family is an error that lists the known ones)."""
+def list_models(family=None, pattern=None):
+    """Names of the shipped presets, optionally of one family ("gan", "vae", ...; an unknown
+    family is an error that lists the known ones) and matching a shell-style `pattern`
+    ("*anime*", "ddpm_?nist")."""
     names = sorted(p.parent.name for p in PRESETS_DIR.glob(f"*/{METADATA}"))
+    if pattern is not None:
+        if not isinstance(pattern, str) or not pattern:
+            raise UnknownModelError(f"pattern must be a non-empty string such as '*anime*'; got {pattern!r}")
+        names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
     if family is not None:
         families = {n: Preset(n).family for n in names}
         if family not in families.values():
@@ -53,7 +64,10 @@ def list_models(family=None):
 
 
 def preset_path(name_or_directory):
-    """The directory of a preset given by name or path; a clear error otherwise."""
+    """The directory of a preset given by name, path or remote address (fetched into the
+    cache); a clear error otherwise."""
+    if hub.is_remote(name_or_directory):
+        return hub.fetch_preset(name_or_directory)
     path = pathlib.Path(os.fspath(name_or_directory)).expanduser()
     if path.is_dir():
         return path
@@ -94,9 +108,13 @@ class Preset:
 
     def __init__(self, name_or_directory):
         self.path = preset_path(name_or_directory)
-        self.name = self.path.name
+        self.source = name_or_directory if hub.is_remote(name_or_directory) else None
+        self.name = hub.Source(name_or_directory).name if self.source else self.path.name
         self.card = _read_json(self.path / METADATA)
+        if not isinstance(self.card, dict):
+            raise PresetError(f"preset {self.path}: {METADATA} is not a model card (a JSON object)")
         self._config = None
+        self.weights_path = self.path / WEIGHTS
 
     def __repr__(self):
         return f"Preset({str(self.path)!r})"
@@ -144,18 +162,24 @@ class Preset:
         """Checks the files against what vouches for them; returns "shipped" (zoo's manifest,
         kept in code apart from the preset folders), "copy of NAME" (a user directory whose
         files are byte for byte a shipped preset's) or "user" (its own metadata.json only).
-        A shipped preset that differs from the manifest is refused, whatever its metadata says."""
+        A shipped preset that differs from the manifest is refused, whatever its metadata says.
+        A shipped preset installed without its weights (a wheel) fetches them once (zoo.hub)."""
         from zoo.manifest import SHIPPED
 
-        for filename in CERTIFIED:
-            if not (self.path / filename).is_file():
-                raise PresetError(f"preset {self.path} lacks {filename}")
-        actual = {filename: sha256(self.path / filename) for filename in CERTIFIED}
         if self.shipped:
             expected = SHIPPED.get(self.name)
             if expected is None:
                 raise PresetError(f"{self.path} sits among zoo's shipped presets but is not in zoo's manifest "
                                   "(zoo/manifest.py); move it out, or reinstall zoo")
+            if not self.weights_path.is_file():
+                self.weights_path = hub.shipped_weights(self.name, expected[WEIGHTS])
+        actual = {}
+        for filename in CERTIFIED:
+            path = self.weights_path if filename == WEIGHTS else self.path / filename
+            if not path.is_file():
+                raise PresetError(f"preset {self.path} lacks {filename}")
+            actual[filename] = sha256(path)
+        if self.shipped:
             for filename in CERTIFIED:
                 if actual[filename] != expected[filename]:
                     raise PresetError(
@@ -163,13 +187,14 @@ class Preset:
                         f"{actual[filename][:16]}..., zoo's manifest says {expected[filename][:16]}...); "
                         "reinstall zoo or re-run its recipe")
             return "shipped"
-        expected = self.card.get("weights_sha256")
-        if not expected:
+        listed = {**(self.card.get("files") or {}), WEIGHTS: self.card.get("weights_sha256")}
+        if not listed[WEIGHTS]:
             raise PresetError(f"preset {self.path}: {METADATA} has no weights_sha256 to check {WEIGHTS}")
-        if actual[WEIGHTS] != expected:
-            raise PresetError(
-                f"preset {self.path}: {WEIGHTS} is corrupt or was modified (sha256 {actual[WEIGHTS][:16]}..., "
-                f"expected {expected[:16]}... from {METADATA}); re-run the recipe that wrote it")
+        for filename in CERTIFIED:
+            if listed.get(filename) and actual[filename] != listed[filename]:
+                raise PresetError(
+                    f"preset {self.path}: {filename} is corrupt or was modified (sha256 {actual[filename][:16]}..., "
+                    f"expected {listed[filename][:16]}... from {METADATA}); re-run the recipe that wrote it")
         for name, digests in SHIPPED.items():
             if digests == actual:
                 return f"copy of {name}"
@@ -189,7 +214,7 @@ class Preset:
                           "zoo's manifest of shipped presets", UnverifiedPresetWarning, stacklevel=3)
         try:
             model = self.build()
-            model.load_weights(self.path / WEIGHTS)
+            model.load_weights(self.weights_path)
         except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds)
             raise PresetError(f"preset {self.path}: cannot load the model: {e}") from e
         model.preset_origin = origin
@@ -205,6 +230,8 @@ class Preset:
             else:
                 self.card[key] = value
         atomic_write_json(self.path / METADATA, self.card)
+        cards.write_card(self.path)
+        self.card = _read_json(self.path / METADATA)
 
 
 def info(name_or_directory):
@@ -269,7 +296,8 @@ def save_preset(model, directory, **card):
         "dataset": dataset_entry(card.get("dataset", "unknown")),
         "weights_sha256": sha256(directory / WEIGHTS),
     }
-    atomic_write_json(directory / METADATA, meta)  # last: a preset without it is not one
+    atomic_write_json(directory / METADATA, meta)  # a preset without it is not one
+    cards.write_card(directory)  # README.md, and the card's list of files with their sha256
     return directory
 
 
