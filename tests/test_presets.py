@@ -11,6 +11,7 @@ from conftest import BACKENDS, numpy, run, small_gan
 import zoo
 from zoo.errors import PresetError, UnknownModelError
 from zoo.registry import PRESETS_DIR
+from zoo.runs import sha256
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def preset(tmp_path, digits):
 
 def test_a_saved_preset_loads_with_equal_outputs(preset):
     gan, path = preset
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "metadata.json", "model.weights.h5"]
+    assert sorted(p.name for p in path.iterdir()) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
     loaded = zoo.load(path)
     z = gan.sample_noise(8, seed=1)
     np.testing.assert_allclose(numpy(loaded(z)), numpy(gan(z)), atol=1e-6)
@@ -72,6 +73,11 @@ def test_a_config_that_is_not_a_zoo_model_is_refused(preset):
     config = json.loads((path / "config.json").read_text())
     config["registered_name"] = "builtins>eval"
     (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PresetError, match="config.json is corrupt or was modified"):
+        zoo.load(path)  # the card's sha256 of config.json
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["files"]["config.json"] = sha256(path / "config.json")  # the card rewritten to match
+    (path / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(PresetError, match="not describe a zoo model"):
         zoo.load(path)
 
