@@ -1,17 +1,21 @@
-"""The `zoo` command: list, info, sample, eval, train.
+"""The `zoo` command: list, info, sample, eval, export, train.
 
-    zoo list [--family gan]
-    zoo info gan_mnist
+    zoo list ['*anime*'] [--family gan]
+    zoo info gan_mnist [--json]                            # a summary; --json: the whole card
     zoo sample gan_mnist --num 64 --seed 0 --out grid.png --backend torch
     zoo sample ddpm_mnist --sampler dpmpp_2m --steps 20    # the model's own options
     zoo sample gpt_tang --prompt 落霞与孤鹜齐飞 --max-new-tokens 64
     zoo sample NAME --help                                 # the options NAME takes
     zoo eval dcgan_anime --num 10000                       # FID, KID, precision/recall, IS
+    zoo export gan_mnist --format onnx --out gan_mnist.onnx # latent in, uint8 images out
     zoo train gan_mnist --epochs 5 --limit 5000            # the recipe's flags (zoo train NAME --help)
+
+NAME is a shipped preset, a preset folder, hf://owner/repo[@revision] or an https:// URL.
 
 A model's flags are built from the sampling options it declares (zoo.tasks.Option), so
 the CLI knows no model by name. Keras is imported only after `--backend` has set
-KERAS_BACKEND. Bad input ends with one line on stderr and exit status 2. The backends are
+KERAS_BACKEND. Bad input ends with one line on stderr and exit status 2; progress goes to
+stderr (plain lines when it is not a terminal), results to stdout. The backends are
 compared by `python -m benchmarks.backends` in a source checkout (benchmarks/ is not part
 of the installed package).
 """
@@ -92,13 +96,18 @@ def option_parser(model, prog):
 
 
 def model_options(model, name, rest, prog):
-    """The options given as flags in `rest`; `--help` prints them and exits."""
+    """The options given as flags in `rest`; `--help` prints the command's flags and the
+    model's, and exits."""
     parser = option_parser(model, prog)
     if "-h" in rest or "--help" in rest:
-        parser.usage = f"{prog} [--num N] [--seed SEED] [--out FILE] [--backend B] [{name}'s options]"
-        parser.description = f"{name} is a {type(model).__name__}" + ("." if parser._actions else
+        command = _SUBPARSERS[prog.split()[1]]
+        general = command.format_help().split("\n\n", 1)[1] if "\n\n" in command.format_help() else ""
+        parser.usage = f"{prog} [{prog.split()[1]}'s flags] [{name}'s options]"
+        parser.description = (f"{name} is a {type(model).__name__}" + ("." if parser._actions else
                                                                         "; it takes no options of its own.")
-        print(parser.format_help())
+                              + f"\n\n{prog.split()[1]}'s flags:\n" + general.split("options:", 1)[-1].rstrip())
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        print(parser.format_help().replace("options:", f"{name}'s options:", 1))
         raise SystemExit(0)
     options, unknown = parser.parse_known_args(rest)
     if unknown:
@@ -123,20 +132,68 @@ def load_generator(name):
 def cmd_list(args, rest):
     from zoo import registry
 
-    for name in registry.list_models(args.family):
+    names = registry.list_models(args.family, args.pattern)
+    if not names:
+        raise ZooError(f"no shipped preset matches {args.pattern!r}" + (f" in family {args.family!r}" if args.family
+                                                                         else "") + " (zoo list shows them all)")
+    for name in names:
         preset = registry.Preset(name)
         print(f"{name:24s} {preset.family or '':10s} {preset.card.get('description', '')}")
+
+
+def summary(preset):
+    """A preset's card as a few readable lines."""
+    from zoo.cards import _measured
+
+    card = preset.card
+    params = card.get("parameters") or {}
+    wall = card.get("wall_time_s")
+    lines = [f"{preset.name}: {card.get('description', '')}",
+             f"  family     {card.get('family')} ({card.get('class')}, {params.get('total', 0):,} parameters)",
+             f"  data       {preset.dataset.get('description')}",
+             f"  training   {card.get('epochs')} epochs, {card.get('steps') or 0:,} steps of batch "
+             f"{card.get('batch_size')}, {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")
+             + f" ({card.get('machine')})",
+             f"  recipe     {card.get('recipe')}"]
+    for i, (what, value) in enumerate(_measured(card)):
+        lines.append(f"  {'measured' if i == 0 else '':10s} {what}: {value}")
+    lines.append(f"  folder     {preset.path}")
+    if card.get("family") not in ("features", None):
+        lines.append(f"  more       README.md in the folder; zoo sample {preset.name} --help (its options); "
+                     f"zoo info {preset.name} --json (the whole card)")
+    return "\n".join(lines)
 
 
 def cmd_info(args, rest):
     from zoo import registry
 
-    print(json.dumps(registry.info(args.name), indent=2, ensure_ascii=False))
+    preset = registry.Preset(args.name)
+    if args.json:
+        print(json.dumps(preset.card, indent=2, ensure_ascii=False))
+    else:
+        print(summary(preset))
+
+
+def _needs_name(args, command):
+    if args.name is None:
+        if args.help:
+            print(_SUBPARSERS[command].format_help())
+            raise SystemExit(0)
+        raise ArgumentError(f"zoo {command}: give a preset (a shipped name, a folder, hf://... or https://...); "
+                            "zoo list shows the shipped ones")
+    if args.help:
+        return ["--help"]
+    return []
 
 
 def cmd_sample(args, rest):
+    rest = _needs_name(args, "sample") + rest
     backend = _backend(args)
+    from zoo.tasks import TextGenerator
+
     model = load_generator(args.name)
+    if isinstance(model, TextGenerator) and args.nrow is not None:
+        raise ArgumentError(f"--nrow lays out image grids; {args.name} writes text")
     options = model_options(model, args.name, rest, f"zoo sample {args.name}")
     samples = model.generate(num=model.default_num if args.num is None else args.num, seed=args.seed, **options)
     out = args.out or model.default_out
@@ -148,6 +205,7 @@ def cmd_sample(args, rest):
 
 
 def cmd_eval(args, rest):
+    rest = _needs_name(args, "eval") + rest
     backend = _backend(args)
     import pathlib
 
@@ -188,7 +246,26 @@ def find_recipe(name):
     raise ZooError(f"no recipe for {name!r}; recipes: {', '.join(sorted(known)) or 'none'}")
 
 
+def cmd_export(args, rest):
+    if rest:
+        raise ArgumentError(f"zoo export: unrecognized arguments: {' '.join(rest)}")
+    if args.backend is None and not os.environ.get("KERAS_BACKEND"):
+        args.backend = "tensorflow"
+    backend = _backend(args)
+    from zoo import export
+
+    out = export.export(args.name, args.format, args.out)
+    print(f"wrote {out} ({args.format}, {backend} backend): {export.describe(args.name)}")
+
+
 def cmd_train(args, rest):
+    if args.name is None:
+        if args.help:
+            print(_SUBPARSERS["train"].format_help())
+            raise SystemExit(0)
+        raise ArgumentError(f"zoo train: give a recipe or preset name; recipes: {', '.join(sorted(recipes()))}")
+    if args.help:
+        rest = ["--help", *rest]
     module, flags = find_recipe(args.name)
     _backend(args)
     module.main([*flags, *rest])
@@ -200,20 +277,28 @@ def build_parser():
     backend = argparse.ArgumentParser(add_help=False)
     backend.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: KERAS_BACKEND)")
 
+    helper = argparse.ArgumentParser(add_help=False)
+    helper.add_argument("-h", "--help", action="store_true", help="this help; after NAME, also NAME's own options")
+    where = "a shipped preset, a preset folder, hf://OWNER/REPO[@REV] or an https:// URL"
+
     s = sub.add_parser("list", help="list the shipped presets")
+    s.add_argument("pattern", nargs="?", default=None, help="only names matching this shell pattern, e.g. '*anime*'")
     s.add_argument("--family", default=None, help="only this family (gan, vae, diffusion, text, features)")
-    s = sub.add_parser("info", help="print a preset's card")
-    s.add_argument("name")
-    s = sub.add_parser("sample", parents=[backend], add_help=False,
+    s = sub.add_parser("info", help="a preset's card: a summary, or the whole card with --json")
+    s.add_argument("name", help=where)
+    s.add_argument("--json", action="store_true", help="print the whole card (metadata.json) as JSON")
+    s = sub.add_parser("sample", parents=[backend, helper], add_help=False,
                        help="draw samples: a PNG grid, or text (zoo sample NAME --help: NAME's options)")
-    s.add_argument("name", help="preset name or directory")
-    s.add_argument("--num", type=int, default=None, help="how many (default: 64 images, 1 text)")
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--nrow", type=int, default=None, help="images per row")
+    s.add_argument("name", nargs="?", default=None, help=where)
+    s.add_argument("--num", type=int, default=None, help="how many samples (default: 64 images, 1 text)")
+    s.add_argument("--seed", type=int, default=None, help="random seed: the same seed draws the same samples on "
+                   "the same backend (default: fresh randomness)")
+    s.add_argument("--nrow", type=int, default=None, help="images per row of the grid (image models only)")
     s.add_argument("--out", default=None, help="output file (images: default samples.png; text: printed unless given)")
-    s = sub.add_parser("eval", parents=[backend], add_help=False,
+    _SUBPARSERS["sample"] = s
+    s = sub.add_parser("eval", parents=[backend, helper], add_help=False,
                        help="FID, KID, precision/recall of an image model (zoo eval NAME --help)")
-    s.add_argument("name", help="preset name or directory")
+    s.add_argument("name", nargs="?", default=None, help=where)
     s.add_argument("--num", type=int, default=10000, help="samples to draw (default 10000)")
     s.add_argument("--features", default=None, help="feature network: a preset (default: the one for "
                    "the model's dataset) or 'inception' (ImageNet InceptionV3; needs the network once)")
@@ -222,13 +307,23 @@ def build_parser():
                    "models of two resolutions)")
     s.add_argument("--out", default=None, help="JSON file to write (default eval_NAME.json)")
     s.add_argument("--update-card", action="store_true", help="store the result in the preset's card")
-    s = sub.add_parser("train", parents=[backend], add_help=False,
+    _SUBPARSERS["eval"] = s
+    s = sub.add_parser("export", parents=[backend], help="export the sampling function for serving (ONNX, "
+                       "TF SavedModel, LiteRT); the default backend is TensorFlow")
+    s.add_argument("name", help=where)
+    s.add_argument("--format", required=True, choices=("onnx", "tf_saved_model", "litert"), help="what to write")
+    s.add_argument("--out", required=True, help="the file (onnx: NAME.onnx, litert: NAME.tflite) or folder "
+                   "(tf_saved_model) to write")
+    s = sub.add_parser("train", parents=[backend, helper], add_help=False,
                        help="run a recipe (zoo train NAME --help: the recipe's flags)")
-    s.add_argument("name")
+    s.add_argument("name", nargs="?", default=None, help="a recipe or a preset it makes")
+    _SUBPARSERS["train"] = s
     return p
 
 
-COMMANDS = {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval, "train": cmd_train}
+_SUBPARSERS = {}
+COMMANDS = {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval, "export": cmd_export,
+            "train": cmd_train}
 
 
 _show_default = warnings.showwarning
@@ -248,7 +343,7 @@ def main(argv=None):
     previous, warnings.showwarning = warnings.showwarning, _note
     try:
         args, rest = build_parser().parse_known_args(argv)
-        if rest and args.command in ("list", "info"):
+        if rest and args.command in ("list", "info", "export"):
             raise ArgumentError(f"zoo {args.command}: unrecognized arguments: {' '.join(rest)}")
         COMMANDS[args.command](args, rest)
     except BrokenPipeError:  # e.g. `zoo info NAME | head`

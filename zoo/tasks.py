@@ -231,6 +231,18 @@ class ImageGenerator(Generator):
 
         return viz.save_grid(images, path, nrow=nrow or self.grid_columns)
 
+    def serving(self):
+        """What `zoo export` exports: (inputs as [(name, shape, dtype)], a function of those
+        backend tensors, a one-line description), or None where the model has nothing to serve."""
+        return None
+
+
+def uint8_images(images):
+    """Images in [-1, 1] -> uint8 in [0, 255] as a backend tensor (inside exported graphs)."""
+    from keras import ops
+
+    return ops.cast(ops.clip(ops.round((images + 1.0) * 127.5), 0, 255), "uint8")
+
 
 class LatentImageModel(ImageGenerator):
     """A ZooModel that draws images from latent vectors: subclasses set
@@ -260,6 +272,11 @@ class LatentImageModel(ImageGenerator):
     def generate_images(self, num, seed, batch_size=None, progress=True, **settings):
         """The contract's generate(): images decoded from `num` latent vectors of `seed`."""
         return self.decode(self.sample_noise(num, seed), batch_size=batch_size, **settings)
+
+    def serving(self):
+        return ([("z", (None, self.latent_dim), "float32")], lambda z: uint8_images(self.decode_batch(z)),
+                f"z float32 (N, {self.latent_dim}) drawn from N(0, 1) -> uint8 images (N, "
+                f"{', '.join(map(str, self.image_shape))})")
 
     def check_images(self, images):
         """uint8 images in [0, 255] at the public surface: (N, H, W, C) or one (H, W, C);

@@ -18,7 +18,7 @@ from keras import layers, ops
 from zoo.core import batched, to_uint8
 from zoo.models.adversarial import AdversarialModel, NonSaturating
 from zoo.models.gan import discriminator_mlp, generator_mlp
-from zoo.tasks import Option
+from zoo.tasks import Option, uint8_images
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -71,6 +71,12 @@ class CGAN(AdversarialModel):
 
     def evaluation_options(self, num):
         return {"labels": np.arange(num) % self.num_classes}
+
+    def serving(self):
+        return ([("z", (None, self.latent_dim), "float32"), ("labels", (None,), "int32")],
+                lambda z, labels: uint8_images(self.generator([z, labels], training=False)),
+                f"z float32 (N, {self.latent_dim}) drawn from N(0, 1) and labels int32 (N,) in [0, "
+                f"{self.num_classes - 1}] -> uint8 images (N, {', '.join(map(str, self.image_shape))})")
 
     def decode(self, z, labels=None, batch_size=None):
         """Latent vectors and their labels (default 0, 1, 2, ... in turn) -> numpy uint8 images."""

@@ -34,6 +34,7 @@ from zoo.core import backend, to_uint8
 from zoo.diffusion.samplers import SAMPLERS
 from zoo.diffusion.schedule import NoiseSchedule
 from zoo.networks.unet import build_unet
+from zoo.progress import Progress
 from zoo.tasks import ImageGenerator, Option, OptionError
 
 
@@ -133,6 +134,19 @@ class DiffusionModel(ImageGenerator):
 
     def test_step(self, data):
         return self.update_trackers(loss=self._loss(data, training=False)())
+
+    def serving(self):
+        """The denoiser (EMA network): a sampler is a short loop around it (zoo export writes the
+        schedule beside it)."""
+        shape = ", ".join(map(str, self.image_shape))
+        inputs = [("x_t", (None, *self.image_shape), "float32"), ("t", (None,), "int32")]
+        if self.num_classes:
+            inputs.append(("labels", (None,), "int32"))
+        return (inputs, lambda *tensors: self.ema_network(list(tensors), training=False),
+                f"the denoiser: x_t float32 (N, {shape}) and t int32 (N,) in [0, {self.timesteps - 1}]"
+                + (f" and labels int32 (N,) in [0, {self.num_classes - 1}]" if self.num_classes else "")
+                + f" -> the predicted noise eps float32 (N, {shape}); {self.schedule.kind} schedule, "
+                f"T = {self.timesteps}")
 
     # -- sampling options ------------------------------------------------------------
     def sampling_options(self):
@@ -260,7 +274,7 @@ class DiffusionModel(ImageGenerator):
         batch_size = batch_size or 64
         settings = self.resolve_condition(settings, num)
         x_T = self.sample_noise(num, seed)
-        bar = keras.utils.Progbar(settings["steps"] * math.ceil(num / batch_size), unit_name="step") \
+        bar = Progress(settings["steps"] * math.ceil(num / batch_size), label=f"{self.name}: {settings['sampler']}") \
             if progress else None
         base = 0 if seed is None else seed
         images = [to_uint8(self._denoise(x_T[i:i + batch_size], settings, base * 7919 + i,

@@ -25,6 +25,7 @@ is layer for layer the one the shipped ddpm_* presets were trained with.
 import math
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from zoo.layers import Conv2D, GroupNormalization
@@ -41,7 +42,8 @@ class SinusoidalEmbedding(layers.Layer):
 
     def call(self, t):
         half = self.dim // 2
-        freqs = ops.exp(-math.log(self.max_period) * ops.arange(half, dtype="float32") / half)
+        # the same float32 0, 1, ..., half - 1 as ops.arange, as a constant: jax2onnx (zoo export) cannot trace arange
+        freqs = ops.exp(-math.log(self.max_period) * ops.convert_to_tensor(np.arange(half, dtype="float32")) / half)
         angles = ops.cast(ops.reshape(t, (-1, 1)), "float32") * freqs[None, :]
         return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
 
