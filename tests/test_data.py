@@ -57,8 +57,13 @@ def test_an_unknown_dataset_name_says_where_it_looked(monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(data, "search_dirs", lambda: [tmp_path])
-    with pytest.raises(DataError, match="--data PATH"):
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZOO_DATA_URL", "http://127.0.0.1:9/")  # nothing listens: offline
+    with pytest.raises(DataError, match="--data PATH") as e:
         data.find("fashion_mnist")
+    assert "the download failed (cannot download http://127.0.0.1:9/train-labels-idx1-ubyte.gz" in str(e.value)
+    with pytest.raises(DataError, match="set ZOO_DATA_DIR"):
+        data.find("anime_faces")  # nothing to download it from
     with pytest.raises(DataError, match="no such file"):
         data.find(tmp_path / "nothing_here")
 
@@ -76,3 +81,54 @@ def test_jax_and_torch_never_import_tensorflow(backend, mnist_tiny):
               "m.compile(); m.fit(x[:32], batch_size=16, epochs=1, verbose=0); "
               "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
     run(["-c", script, str(mnist_tiny)], backend=backend)  # fails if the script's assert fails
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """A keras.datasets mirror on 127.0.0.1, an empty ZOO_HOME and no local copies."""
+    from preset_server import PresetServer
+
+    server = PresetServer()
+    monkeypatch.setenv("ZOO_DATA_URL", server.url + "/datasets/")
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(data, "search_dirs", lambda: [tmp_path / "home" / "data"])
+    yield server
+    server.stop()
+
+
+def test_mnist_is_downloaded_once_checked_by_keras_hash(mirror, mnist_tiny, monkeypatch, tmp_path):
+    blob = mnist_tiny.read_bytes()
+    mirror.files["/datasets/mnist.npz"] = blob
+    with pytest.raises(DataError, match="does not match"):
+        data.find("mnist")  # the tiny fixture is not keras' mnist.npz
+    assert not list((tmp_path / "home").rglob("*.npz"))
+    import hashlib
+
+    monkeypatch.setitem(data.DOWNLOADS, "mnist", {"files": {"mnist.npz": hashlib.sha256(blob).hexdigest()},
+                                                   "arrays": None})
+    path = data.find("mnist")
+    assert path == tmp_path / "home" / "data" / "mnist.npz"
+    assert data.load_npz(path)["x_train"].shape == np.load(mnist_tiny)["x_train"].shape
+    mirror.stop()
+    assert data.find("mnist") == path  # kept: no second download
+
+
+def test_fashion_mnist_from_its_gz_files_is_checked_array_by_array(mirror, monkeypatch, tmp_path):
+    import gzip
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 255, (6, 28, 28), dtype=np.uint8), "y_train": np.arange(6, dtype=np.uint8),
+              "x_test": rng.integers(0, 255, (2, 28, 28), dtype=np.uint8), "y_test": np.arange(2, dtype=np.uint8)}
+    names = {"x_train": ("train-images-idx3-ubyte.gz", 16), "y_train": ("train-labels-idx1-ubyte.gz", 8),
+             "x_test": ("t10k-images-idx3-ubyte.gz", 16), "y_test": ("t10k-labels-idx1-ubyte.gz", 8)}
+    for key, (name, header) in names.items():
+        mirror.files[f"/datasets/{name}"] = gzip.compress(bytes(header) + arrays[key].tobytes())
+    with pytest.raises(DataError, match="differs from the official release"):
+        data.find("fashion_mnist")
+    assert not list((tmp_path / "home").rglob("*.npz")) and not list((tmp_path / "home").rglob("*.gz"))
+    digests = {k: hashlib.sha256(a.tobytes()).hexdigest() for k, a in arrays.items()}
+    monkeypatch.setitem(data.DOWNLOADS["fashion_mnist"], "arrays", digests)
+    loaded = data.load_npz(data.find("fashion_mnist"))
+    for key, array in arrays.items():
+        np.testing.assert_array_equal(loaded[key], array)

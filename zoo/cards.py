@@ -111,22 +111,26 @@ def _number(value):
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def evaluations(card):
+    """The card's `zoo eval` results, best FID first within each feature network and sample count."""
+    results = [r for r in (card.get("evaluation") or {}).values() if isinstance(r, dict) and "fid" in r]
+    return sorted(results, key=lambda r: (r.get("features", ""), -r.get("num", 0), r["fid"]))
+
+
 def _measured(card):
     """Rows (what, value) of the card's measured numbers."""
+    from zoo import evaluation
+
     rows = []
     for key in ("test_metrics", "measured", "heldout_accuracy"):
         for name, value in (card.get(key) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 rows.append((f"{key.replace('_', ' ')}: {name.replace('_', ' ')}", _number(value)))
-    for result in (card.get("evaluation") or {}).values():
-        if not isinstance(result, dict) or "fid" not in result:
-            continue
-        how = ", ".join(f"{k} {result[k]}" for k in ("sampler", "steps", "eta", "truncation_psi", "resized_to")
-                        if result.get(k) is not None)
-        rows.append((f"FID / KID×1000 / precision / recall ({result.get('features')}, {result.get('num'):,} samples"
-                     f"{', ' + how if how else ''})",
-                     f"{result['fid']:.2f} / {1000 * result['kid']:.1f} / {result['precision']:.3f} / "
-                     f"{result['recall']:.3f}"))
+    for result in evaluations(card):
+        cell = evaluation.cells(result)
+        how = "" if cell["sampler"] == "—" else f", {cell['sampler']}"
+        rows.append((f"FID / KID×1000 / precision / recall ({result['features']}, {cell['num']} samples{how})",
+                     f"{cell['fid']} / {cell['kid']} / {cell['precision']} / {cell['recall']}"))
     for name, value in (card.get("final_epoch_metrics") or {}).items():
         rows.append((f"last training epoch: {name}", _number(value)))
     return rows

@@ -155,8 +155,11 @@ def summary(preset):
              f"{card.get('batch_size')}, {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")
              + f" ({card.get('machine')})",
              f"  recipe     {card.get('recipe')}"]
-    for i, (what, value) in enumerate(_measured(card)):
+    rows = [row for row in _measured(card) if not row[0].startswith("last training epoch")]
+    for i, (what, value) in enumerate(rows[:4]):
         lines.append(f"  {'measured' if i == 0 else '':10s} {what}: {value}")
+    if len(rows) > 4:
+        lines.append(f"  {'':10s} ... and {len(rows) - 4} more in its README.md")
     lines.append(f"  folder     {preset.path}")
     if card.get("family") not in ("features", None):
         lines.append(f"  more       README.md in the folder; zoo sample {preset.name} --help (its options); "

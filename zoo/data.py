@@ -8,9 +8,15 @@
 * `load_images(name_or_path, ...)`: any of these by name or path, as uint8 (N, H, W, C).
 * `load_text(name_or_path)`: a UTF-8 text file (tinyshakespeare, tang_poems, or yours).
 
-Dataset names are looked up as files in `$ZOO_DATA_DIR`, `./data`, `../shared/data`.
+Dataset names are looked up as files in `$ZOO_DATA_DIR`, `./data`, `../shared/data` and
+`$ZOO_HOME/data`. `mnist` and `fashion_mnist` found in none of them are downloaded once from
+where keras.datasets gets them (`$ZOO_DATA_URL` names a mirror), checked (mnist.npz against
+keras' sha256; Fashion-MNIST's arrays against the official release's) and kept in
+`$ZOO_HOME/data` in the keras layout.
 """
 
+import gzip
+import hashlib
 import io
 import os
 import pathlib
@@ -24,13 +30,70 @@ from zoo.errors import DataError
 FILES = {"mnist": "mnist.npz", "fashion_mnist": "fashion_mnist.npz",
          "anime_faces": "anime_faces_64.npz", "tinyshakespeare": "tinyshakespeare.txt",
          "tang_poems": "tang_poems.txt"}
+KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# What keras.datasets downloads for each, and what the download must hold: the file's sha256
+# (keras' own for mnist.npz) or, where keras gives none, the sha256 of each array's bytes as
+# in the official release (Fashion-MNIST's four gz files).
+DOWNLOADS = {
+    "mnist": {"files": {"mnist.npz": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"},
+              "arrays": None},
+    "fashion_mnist": {
+        "files": {"train-labels-idx1-ubyte.gz": None, "train-images-idx3-ubyte.gz": None,
+                  "t10k-labels-idx1-ubyte.gz": None, "t10k-images-idx3-ubyte.gz": None},
+        "arrays": {"x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+                   "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+                   "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+                   "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9"}},
+}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 def search_dirs():
+    from zoo.hub import home
+
     dirs = [os.environ.get("ZOO_DATA_DIR"), "data", "../shared/data",
-            pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"]
+            pathlib.Path(__file__).resolve().parents[2] / "shared" / "data", home() / "data"]
     return [pathlib.Path(d) for d in dirs if d]
+
+
+def _idx(blob, offset, shape=None):
+    array = np.frombuffer(gzip.decompress(blob), np.uint8, offset=offset)
+    return array if shape is None else array.reshape(-1, *shape)
+
+
+def download(name):
+    """Downloads dataset `name` (see DOWNLOADS) into `$ZOO_HOME/data` in the keras layout;
+    returns its path. Nothing is kept unless every check passes."""
+    import tempfile
+
+    from zoo.hub import DownloadError, home
+    from zoo.hub import download as fetch
+
+    spec, base = DOWNLOADS[name], os.environ.get("ZOO_DATA_URL") or KERAS_DATASETS
+    dest = home() / "data" / FILES[name]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".download-") as tmp:
+        paths = {f: fetch(base.rstrip("/") + "/" + f, pathlib.Path(tmp) / f, digest)
+                 for f, digest in spec["files"].items()}
+        if name == "mnist":
+            os.replace(paths["mnist.npz"], dest)
+            return dest
+        blobs = {f: p.read_bytes() for f, p in paths.items()}
+        try:
+            arrays = {"x_train": _idx(blobs["train-images-idx3-ubyte.gz"], 16, (28, 28)),
+                      "y_train": _idx(blobs["train-labels-idx1-ubyte.gz"], 8),
+                      "x_test": _idx(blobs["t10k-images-idx3-ubyte.gz"], 16, (28, 28)),
+                      "y_test": _idx(blobs["t10k-labels-idx1-ubyte.gz"], 8)}
+        except (OSError, ValueError, EOFError) as e:
+            raise DownloadError(f"the {name} files from {base} are not gzipped IDX files ({e}); nothing was kept")
+        for key, digest in spec["arrays"].items():
+            if hashlib.sha256(np.ascontiguousarray(arrays[key]).tobytes()).hexdigest() != digest:
+                raise DownloadError(f"the {name} download from {base} holds a {key} that differs from the official "
+                                    "release (sha256 of its bytes); nothing was kept")
+        staged = pathlib.Path(tmp) / FILES[name]
+        np.savez(staged, **arrays)
+        os.replace(staged, dest)
+    return dest
 
 
 def find(name_or_path):
@@ -42,9 +105,17 @@ def find(name_or_path):
         for d in search_dirs():
             if (d / FILES[str(name_or_path)]).is_file():
                 return d / FILES[str(name_or_path)]
+        looked = f"looked for {FILES[str(name_or_path)]} in {', '.join(map(str, search_dirs()))}"
+        if str(name_or_path) in DOWNLOADS:
+            from zoo.hub import DownloadError
+
+            try:
+                return download(str(name_or_path))
+            except DownloadError as e:
+                raise DataError(f"dataset {name_or_path!r} not found: {looked}, and the download failed ({e}); "
+                                "connect once, pass its path (--data PATH) or set ZOO_DATA_DIR") from None
         raise DataError(
-            f"dataset {name_or_path!r} not found: looked for {FILES[str(name_or_path)]} in "
-            f"{', '.join(map(str, search_dirs()))}; pass its path (--data PATH) or set ZOO_DATA_DIR")
+            f"dataset {name_or_path!r} not found: {looked}; pass its path (--data PATH) or set ZOO_DATA_DIR")
     raise DataError(f"dataset not found: {name_or_path} (no such file or folder, and not one "
                     f"of the named datasets {', '.join(FILES)})")
 

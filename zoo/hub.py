@@ -108,7 +108,7 @@ def download(url, dest, sha256=None, timeout=TIMEOUT_S):
 
 def _check_digest(what, actual, expected):
     if expected and actual != expected:
-        raise DownloadError(f"{what}: sha256 {actual[:16]}... does not match the card's {expected[:16]}...; "
+        raise DownloadError(f"{what}: sha256 {actual[:16]}... does not match the expected {expected[:16]}...; "
                             "the file is corrupt or was modified, and nothing was kept")
 
 
