@@ -3,13 +3,14 @@
 import json
 
 import numpy as np
+import pytest
 from conftest import numpy, run
 
 
 def test_list_and_info():
     out = run(["-m", "zoo", "list"]).stdout
     assert "gan_mnist" in out
-    card = json.loads(run(["-m", "zoo", "info", "gan_mnist"]).stdout)
+    card = json.loads(run(["-m", "zoo", "info", "gan_mnist", "--json"]).stdout)
     assert card["name"] == "gan_mnist" and card["family"] == "gan"
 
 
@@ -142,3 +143,54 @@ def test_list_takes_known_families_only():
 def test_train_help_shows_the_recipes_flags():
     out = run(["-m", "zoo", "train", "ddpm_mnist", "--help"]).stdout
     assert "recipes/ddpm.py" in out and "--variant" in out and "--ema-decay" in out
+
+
+def main(capsys, *argv):
+    """`zoo ARGV` in this process: (exit status, stdout, stderr)."""
+    from zoo import cli
+
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as e:  # --help
+        status = e.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_help_shows_every_flag_with_its_text(capsys):
+    status, out, _ = main(capsys, "sample", "--help")
+    assert status == 0 and "--seed SEED" in out and "random seed" in out and "hf://OWNER/REPO" in out
+    status, out, _ = main(capsys, "sample", "ddpm_mnist", "--help")
+    assert status == 0 and "ddpm_mnist's options" in out and "--sampler" in out and "images per row" in out
+    status, out, _ = main(capsys, "train", "gan_mnist", "--help")
+    assert status == 0 and "--epochs" in out and "--batch-size" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("sample", "gpt_shakespeare", "--nrow", "2"), "--nrow lays out image grids; gpt_shakespeare writes text"),
+    (("sample", "features_digits"), "features_digits is a FeatureNet, which generates nothing"),
+    (("sample",), "give a preset"),
+    (("list", "--family", "foo"), "unknown family 'foo'"),
+    (("list", "nothing*"), "no shipped preset matches 'nothing*'"),
+    (("sample", "gan_mnist", "--steps", "3"), "gan_mnist has no option --steps"),
+])
+def test_what_does_not_apply_is_refused_in_one_line(capsys, argv, message):
+    status, out, err = main(capsys, *argv)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_list_takes_a_pattern_and_info_reads_like_a_summary(capsys):
+    status, out, _ = main(capsys, "list", "*anime*")
+    assert status == 0 and {line.split()[0] for line in out.splitlines()} == {
+        "dcgan_anime", "ddpm_anime", "features_anime", "stylegan_anime", "wgan_gp_anime"}
+    status, out, _ = main(capsys, "info", "gan_mnist")
+    assert status == 0 and out.startswith("gan_mnist: MLP GAN") and "FID / KID" in out and "{" not in out
+    assert len(out.splitlines()) < 15
+
+
+def test_progress_goes_to_stderr_in_plain_lines_off_a_terminal(capsys, tmp_path):
+    status, out, err = main(capsys, "sample", "ddpm_mnist", "--num", "2", "--steps", "4", "--seed", "0",
+                            "--out", str(tmp_path / "d.png"))
+    assert status == 0 and out.startswith("wrote ") and "steps" not in out
+    assert "ddpm_mnist: ddim: 4/4 steps (100%)" in err
+    assert "\r" not in err and "\x1b" not in err and "\b" not in err
