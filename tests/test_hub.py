@@ -80,26 +80,15 @@ def test_a_malformed_address_is_one_clear_line(address, cache):
         zoo.load(address)
 
 
-def test_a_tampered_file_is_refused_and_nothing_is_kept(server, cache, preset):
+@pytest.mark.parametrize("fault, match", [("tampered", "does not match the expected"), ("cut", "cut short")])
+def test_a_tampered_or_cut_download_is_refused_and_nothing_is_kept(server, cache, preset, fault, match):
     gan, path = preset
     server.serve_folder("/p", path)
-    server.tampered.add("/p/model.weights.h5")
-    with pytest.raises(hub.DownloadError, match="does not match the expected"):
+    getattr(server, fault).add("/p/model.weights.h5")
+    with pytest.raises(hub.DownloadError, match=match):
         zoo.load(f"{server.url}/p")
     assert not list(cache.rglob("model.weights.h5")) and not leftovers(cache)
-    server.tampered.clear()
-    with pytest.warns(registry.UnverifiedPresetWarning):
-        same_outputs(zoo.load(f"{server.url}/p"), gan)
-
-
-def test_a_cut_download_leaves_no_half_file(server, cache, preset):
-    gan, path = preset
-    server.serve_folder("/p", path)
-    server.cut.add("/p/model.weights.h5")
-    with pytest.raises(hub.DownloadError, match="cut short"):
-        zoo.load(f"{server.url}/p")
-    assert not list(cache.rglob("model.weights.h5")) and not leftovers(cache)
-    server.cut.clear()
+    getattr(server, fault).clear()
     with pytest.warns(registry.UnverifiedPresetWarning):
         same_outputs(zoo.load(f"{server.url}/p"), gan)
 

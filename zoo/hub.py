@@ -32,6 +32,7 @@ import uuid
 import zipfile
 
 from zoo.errors import PresetError, ZooError
+from zoo.runs import sha256 as file_sha256
 
 DEFAULT_STORE = "hf://zoo-keras/{name}"  # where a release publishes the shipped presets' folders
 REQUIRED = ("config.json", "model.weights.h5")
@@ -54,14 +55,6 @@ def home():
 
 def is_remote(source):
     return isinstance(source, str) and source.startswith(("hf://", "https://", "http://"))
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _reason(error):
