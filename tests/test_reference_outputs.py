@@ -25,7 +25,9 @@ def test_the_diffusion_presets_draw_the_same_images_as_before(reference, name):
     x_T = model.sample_noise(4, seed=0)
     for key, eta in (("ddim10_eta0", 0.0), ("ddim10_eta1", 1.0)):
         out = model.denoise(x_T, "ddim", 10, eta=eta, seed=0, clip_x0="clip", clipped_eps=True)  # the old settings
-        np.testing.assert_allclose(out, reference[f"{name}/{key}"], atol=1e-5, err_msg=f"{name} {key}")
+        # 1e-4: float32 round-off through ten UNet passes differs from one CPU to another (on an AMD
+        # EPYC torch was 1.5e-5 off the recording on 3 of 3,136 pixels); a changed update rule is >1e-2 off
+        np.testing.assert_allclose(out, reference[f"{name}/{key}"], atol=1e-4, err_msg=f"{name} {key}")
     images = model.generate(3, seed=1, sampler="ddim", steps=5, eta=1.0, clip_x0="clip", clipped_eps=True,
                             progress=False)
     assert np.abs(images.astype(int) - reference[f"{name}/generate"]).max() <= 1

@@ -83,12 +83,18 @@ def test_the_r1_penalty_is_the_squared_input_gradient_of_real_images():
 def test_a_config_naming_anything_but_a_zoo_model_is_refused(tmp_path):
     gan = small_gan()
     path = zoo.save_preset(gan, tmp_path / "p", dataset="fixture")
-    config = json.loads((path / "config.json").read_text())
+    config, card = (path / "config.json").read_bytes(), (path / "metadata.json").read_bytes()
     sequential = keras.saving.serialize_keras_object(keras.Sequential([keras.layers.Dense(1)]))
     (path / "config.json").write_text(json.dumps({**sequential, "registered_name": "zoo>Sequential"}))
+    with pytest.raises(PresetError, match="config.json is corrupt or was modified"):
+        zoo.load(path)  # against the card's sha256; with the card rewritten too, the class is checked:
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["files"]["config.json"] = zoo.registry.sha256(path / "config.json")
+    (path / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(PresetError, match="does not describe a zoo model .*'zoo>Sequential'"):
         zoo.load(path)
-    (path / "config.json").write_text(json.dumps(config))
+    (path / "config.json").write_bytes(config)
+    (path / "metadata.json").write_bytes(card)
     assert isinstance(zoo.load(path), type(gan))
 
 

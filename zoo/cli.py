@@ -8,6 +8,7 @@
     zoo sample NAME --help                                 # the options NAME takes
     zoo eval dcgan_anime --num 10000                       # FID, KID, precision/recall, IS
     zoo export gan_mnist --format onnx --out gan_mnist.onnx # latent in, uint8 images out
+    zoo demo [--port 7860]                                 # a web page on 127.0.0.1 (zoo[demo])
     zoo train gan_mnist --epochs 5 --limit 5000            # the recipe's flags (zoo train NAME --help)
 
 NAME is a shipped preset, a preset folder, hf://owner/repo[@revision] or an https:// URL.
@@ -261,6 +262,19 @@ def cmd_export(args, rest):
     print(f"wrote {out} ({args.format}, {backend} backend): {export.describe(args.name)}")
 
 
+def cmd_demo(args, rest):
+    if rest:
+        raise ArgumentError(f"zoo demo: unrecognized arguments: {' '.join(rest)}")
+    backend = _backend(args)
+    try:
+        from zoo import demo
+        import gradio  # noqa: F401
+    except ImportError:
+        raise ZooError("zoo demo needs Gradio: pip install 'zoo[demo]'") from None
+    print(f"zoo demo: starting on the {backend} backend (models load on first use)", flush=True)
+    demo.serve(args.host, args.port)
+
+
 def cmd_train(args, rest):
     if args.name is None:
         if args.help:
@@ -317,6 +331,10 @@ def build_parser():
     s.add_argument("--format", required=True, choices=("onnx", "tf_saved_model", "litert"), help="what to write")
     s.add_argument("--out", required=True, help="the file (onnx: NAME.onnx, litert: NAME.tflite) or folder "
                    "(tf_saved_model) to write")
+    s = sub.add_parser("demo", parents=[backend], help="a local web page to play with every model (zoo[demo])")
+    s.add_argument("--host", default="127.0.0.1", help="the address to serve on (default 127.0.0.1: this machine "
+                   "only; 0.0.0.0 opens it to every network the machine is on)")
+    s.add_argument("--port", type=int, default=7860, help="the port (default 7860)")
     s = sub.add_parser("train", parents=[backend, helper], add_help=False,
                        help="run a recipe (zoo train NAME --help: the recipe's flags)")
     s.add_argument("name", nargs="?", default=None, help="a recipe or a preset it makes")
@@ -326,7 +344,7 @@ def build_parser():
 
 _SUBPARSERS = {}
 COMMANDS = {"list": cmd_list, "info": cmd_info, "sample": cmd_sample, "eval": cmd_eval, "export": cmd_export,
-            "train": cmd_train}
+            "demo": cmd_demo, "train": cmd_train}
 
 
 _show_default = warnings.showwarning
@@ -346,7 +364,7 @@ def main(argv=None):
     previous, warnings.showwarning = warnings.showwarning, _note
     try:
         args, rest = build_parser().parse_known_args(argv)
-        if rest and args.command in ("list", "info", "export"):
+        if rest and args.command in ("list", "info", "export", "demo"):
             raise ArgumentError(f"zoo {args.command}: unrecognized arguments: {' '.join(rest)}")
         COMMANDS[args.command](args, rest)
     except BrokenPipeError:  # e.g. `zoo info NAME | head`

@@ -46,7 +46,9 @@ def parser(name, description, epochs, batch_size, data):
     p.add_argument("--workdir", default=f"runs/{name}", help="checkpoints, logs, grids")
     p.add_argument("--out", default=None, help="preset directory to write (default: WORKDIR/preset)")
     p.add_argument("--fresh", action="store_true", help="ignore an earlier run's checkpoint in WORKDIR")
-    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2, choices=(0, 1, 2),
+                   help="Keras' fit output: 0 silent, 1 a bar (the default on a terminal), 2 a line per epoch "
+                        "(the default in a pipe or log: no carriage returns or colour codes)")
     return p
 
 

@@ -4,8 +4,22 @@ On a terminal the bar is redrawn in place; elsewhere (a pipe, a log file, CI) it
 lines, one per tenth of the work and one at the end, with no carriage returns or colour codes.
 """
 
+import contextlib
 import sys
 import time
+
+_listeners = []
+
+
+@contextlib.contextmanager
+def listen(callback):
+    """Calls `callback(done, total, label)` on every update of a bar made inside the block
+    (the demo page shows sampling progress this way)."""
+    _listeners.append(callback)
+    try:
+        yield
+    finally:
+        _listeners.remove(callback)
 
 
 class Progress:
@@ -24,6 +38,8 @@ class Progress:
 
     def add(self, n=1):
         self.done = min(self.done + int(n), self.total)
+        for callback in list(_listeners):
+            callback(self.done, self.total, self.label)
         if self.terminal:
             filled = int(self.width * self.done / self.total)
             self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self._text()}")

@@ -236,6 +236,11 @@ class ImageGenerator(Generator):
         backend tensors, a one-line description), or None where the model has nothing to serve."""
         return None
 
+    def views(self):
+        """Pictures beyond a sample grid that the model can draw (the demo shows them):
+        {title: function(seed, **options) -> (uint8 images, images per row)}."""
+        return {}
+
 
 def uint8_images(images):
     """Images in [-1, 1] -> uint8 in [0, 255] as a backend tensor (inside exported graphs)."""
@@ -272,6 +277,17 @@ class LatentImageModel(ImageGenerator):
     def generate_images(self, num, seed, batch_size=None, progress=True, **settings):
         """The contract's generate(): images decoded from `num` latent vectors of `seed`."""
         return self.decode(self.sample_noise(num, seed), batch_size=batch_size, **settings)
+
+    def views(self):
+        return {"interpolation": self.interpolation_view}
+
+    def interpolation_view(self, seed, steps=8, **options):
+        """`steps` images on the straight line from seed's latent vector to seed + 1's."""
+        settings = self.resolve_options(**options)
+        self.resolve_num(steps, settings)
+        za, zb = self.sample_noise(1, check_seed(seed)), self.sample_noise(1, check_seed(seed) + 1)
+        t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
+        return self.decode((1 - t) * za + t * zb, **settings), steps
 
     def serving(self):
         return ([("z", (None, self.latent_dim), "float32")], lambda z: uint8_images(self.decode_batch(z)),

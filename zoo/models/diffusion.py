@@ -135,6 +135,17 @@ class DiffusionModel(ImageGenerator):
     def test_step(self, data):
         return self.update_trackers(loss=self._loss(data, training=False)())
 
+    def views(self):
+        return {"denoising, step by step": self.denoising_view}
+
+    def denoising_view(self, seed, rows=4, columns=8, **options):
+        """`rows` images from x_T (left) to x_0 (right), at `columns` points of the sampler's
+        steps."""
+        _, path = self.denoise(self.sample_noise(rows, seed), seed=seed, trajectory=True, **options)
+        picks = np.linspace(0, len(path) - 1, columns).round().astype(int)
+        strip = np.stack([path[i] for i in picks], axis=1)  # (rows, columns, H, W, C)
+        return to_uint8(np.clip(strip, -1.0, 1.0).reshape(-1, *self.image_shape)), columns
+
     def serving(self):
         """The denoiser (EMA network): a sampler is a short loop around it (zoo export writes the
         schedule beside it)."""

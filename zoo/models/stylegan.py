@@ -481,6 +481,12 @@ class StyleGAN(AdversarialModel):
             grid += [left[i:i + 1], self.mix_styles(cols, [seed] * len(cols), styles, truncation_psi)]
         return np.concatenate(grid)
 
+    def views(self):
+        return {"interpolation in w": lambda seed, truncation_psi=None: (
+                    self.interpolate(seed, seed + 1, 8, "w", truncation_psi), 8),
+                "style mixing (coarse styles from the rows)": lambda seed, truncation_psi=None: (
+                    self.mixing_figure(range(seed, seed + 4), range(seed + 4, seed + 7), "coarse", truncation_psi), 5)}
+
     def interpolate(self, seed_a, seed_b, steps=8, space="w", truncation_psi=None):
         """`steps` images on the way from seed_a's image to seed_b's: a straight line in w
         (`space="w"`) or a great circle in z (`space="z"`)."""

@@ -1,0 +1,288 @@
+"""`zoo demo`: a local web page (Gradio, the extra `zoo[demo]`) to play with every
+generative preset.
+
+    zoo demo                          # http://127.0.0.1:7860
+    zoo demo --port 8000 --backend jax
+    zoo demo --host 0.0.0.0           # every network this machine is on can reach it
+
+The page knows no model by name: its controls are built from what the models declare, their
+sampling options (`sampling_options()`, `call_options()`: a seed and a count for all, steps,
+eta and sampler for diffusion, truncation for StyleGAN, labels for the cGAN, prompt,
+temperature, top-k/top-p and length for the GPTs) and their extra pictures (`views()`:
+interpolation, style mixing, the denoising strip). A model loads once per process. Requests
+are queued one at a time (a second waits, it is not lost); long sampling shows its progress.
+Bad input is the API's one-line error, shown on the page; the server goes on.
+"""
+
+import functools
+import math
+import os
+import pathlib
+import tempfile
+
+from zoo.errors import ZooError
+
+DEFAULT_PORT = 7860
+MAX_NUM = 64
+
+
+@functools.lru_cache(maxsize=None)
+def model_of(name):
+    """The preset's model, loaded once per process."""
+    from zoo import registry
+
+    return registry.load(name)
+
+
+def generative_presets(names=None):
+    """[(name, family, card)] of the shipped presets that generate (or of `names`), grouped
+    by family: the page's order."""
+    from zoo import registry
+
+    presets = [registry.Preset(n) for n in registry.list_models()]
+    chosen = [(p.name, p.family, p.card) for p in presets if p.family != "features" and (names is None or p.name in names)]
+    return sorted(chosen, key=lambda item: (item[1], item[0]))
+
+
+def presets_table(presets):
+    """The page's list: the presets by family, each with its description and best numbers."""
+    from zoo.cards import _measured
+
+    lines = ["| family | preset | what | measured |", "|---|---|---|---|"]
+    for name, family, card in presets:
+        rows = [r for r in _measured(card) if not r[0].startswith("last training epoch")]
+        numbers = f"{rows[0][0]}: {rows[0][1]}" if rows else "—"
+        lines.append(f"| {family} | `{name}` | {card.get('description', '')} | {numbers} |")
+    return "\n".join(lines)
+
+
+def card_markdown(name, card):
+    """The selected model's card, short: what it is, its data and training, its best numbers."""
+    from zoo.cards import _measured
+
+    params = (card.get("parameters") or {}).get("total", 0)
+    wall = card.get("wall_time_s")
+    lines = [f"**{name}**: {card.get('description', '')}", "",
+             f"- data: {(card.get('dataset') or {}).get('description', '')}",
+             f"- {card.get('class')}, {params:,} parameters; {card.get('epochs')} epochs, {card.get('steps') or 0:,} "
+             f"steps on {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")]
+    rows = [r for r in _measured(card) if not r[0].startswith("last training epoch")]
+    lines += [f"- {what}: **{value}**" for what, value in rows[:3]]
+    return "\n".join(lines)
+
+
+# -- the controls, from the options the models declare ---------------------------------
+def declared_options(names):
+    """{key: Option} over every model's declared options (one control per name and kind), in
+    the order of `names` (the page's: `generative_presets`)."""
+    options = {}
+    for name in names:
+        model = model_of(name)
+        for option in (model.call_options() + model.sampling_options()) if hasattr(model, "sampling_options") else []:
+            options.setdefault(f"{option.name}:{option.kind}", option)
+    return options
+
+
+def control(option):
+    import gradio as gr
+
+    label = f"{option.name} — {option.help} ({option.describe()})"
+    common = dict(label=label, visible=False, elem_id=f"opt-{option.name}", interactive=True)
+    if option.kind == "choice":
+        return gr.Radio(choices=list(option.choices), value=option.default, **common)
+    if option.kind == "bool":
+        return gr.Checkbox(value=bool(option.default), **common)
+    if option.kind in ("int", "float"):
+        return gr.Number(value=option.default, **common)
+    if option.kind == "labels":
+        return gr.Textbox(value="", placeholder="class ids separated by spaces (empty: the model's choice)",
+                          **common)
+    return gr.Textbox(value=option.default or "", lines=2 if option.name == "prompt" else 1, **common)
+
+
+def value_of(option, raw):
+    """A control's value as the option takes it: blank is None where the option allows
+    None; a whole float from a number box is an int where an int is declared; anything else
+    is passed on as it is, for the model to refuse in one line."""
+    if option.kind in ("int", "float"):
+        if raw is None or raw == "":
+            return None
+        if option.kind == "int" and isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+            return int(raw)
+        return raw
+    if option.kind == "labels":
+        text = (raw or "").replace(",", " ").split()
+        if not text:
+            return None
+        try:
+            return [int(t) for t in text]
+        except ValueError:
+            raise ZooError(f"labels must be class ids separated by spaces, e.g. 7 7 1; got {raw!r}") from None
+    if option.kind == "text" and option.nullable and raw == "":
+        return None
+    return raw
+
+
+# -- what the buttons do ------------------------------------------------------------------
+def _count(raw, name):
+    if raw is None or not float(raw).is_integer() or not 1 <= raw <= MAX_NUM:
+        raise ZooError(f"{name} must be a whole number from 1 to {MAX_NUM}; got {raw}")
+    return int(raw)
+
+
+def _seed(raw):
+    if raw is None or not float(raw).is_integer() or raw < 0:
+        raise ZooError(f"seed must be a whole number >= 0; got {raw}")
+    return int(raw)
+
+
+def given_options(model, options, values):
+    """The model's own options from the controls' values."""
+    declared = {o.name for o in model.sampling_options()}
+    given = {}
+    for (key, option), raw in zip(options.items(), values):
+        if option.name in declared and key.startswith(f"{option.name}:"):
+            value = value_of(option, raw)
+            if value is not None or option.nullable:
+                given[option.name] = value
+    return given
+
+
+def generate(name, seed, num, values, options, out_dir, progress=None):
+    """(image path or None, text, file to download, status line)."""
+    from zoo import progress as zoo_progress
+    from zoo.tasks import TextGenerator
+
+    model = model_of(name)
+    given = given_options(model, options, values)
+    listener = (lambda done, total, label: progress(done / total, desc=label)) if progress else (lambda *a: None)
+    with zoo_progress.listen(listener):
+        if isinstance(model, TextGenerator):
+            prompt = dict(zip([k.split(":")[0] for k in options], values)).get("prompt") or "\n"
+            texts = model.generate(prompt, _count(num, "number of texts"), seed=_seed(seed), **given)
+            path = pathlib.Path(out_dir) / f"{name}_seed{_seed(seed)}.txt"
+            model.save_samples(texts, path)
+            return None, model.format_samples(texts), str(path), f"{len(texts)} text(s) from {name}, seed {seed}"
+        images = model.generate(_count(num, "number of images"), seed=_seed(seed), **given)
+    path = pathlib.Path(out_dir) / f"{name}_seed{_seed(seed)}.png"
+    model.save_samples(images, path)
+    return str(path), "", str(path), f"{len(images)} image(s) from {name}, seed {seed}"
+
+
+def view(name, title, seed, values, options, out_dir):
+    from zoo import viz
+
+    model = model_of(name)
+    views = model.views() if hasattr(model, "views") else {}
+    if title not in views:
+        raise ZooError(f"{name} has no view {title!r}; its views: {', '.join(views) or 'none'}")
+    given = given_options(model, options, values)
+    accepted = {k: v for k, v in given.items() if k in ("truncation_psi", "sampler", "steps", "eta", "clip_x0",
+                                                         "clipped_eps", "labels")}
+    images, nrow = views[title](_seed(seed), **accepted)
+    path = pathlib.Path(out_dir) / f"{name}_{title.split()[0]}_seed{_seed(seed)}.png"
+    viz.save_grid(images, path, nrow=nrow)
+    return str(path), "", str(path), f"{title} of {name}, seed {seed}"
+
+
+def _safely(function):
+    """A handler whose errors become the status line (one line), so the page goes on."""
+
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (ZooError, ValueError, OSError) as e:
+            return None, "", None, f"error: {e}".splitlines()[0]
+        except Exception as e:  # noqa: BLE001  (a bug: still one line on the page, not a dead server)
+            return None, "", None, f"error: {type(e).__name__}: {e}".splitlines()[0]
+
+    return run
+
+
+# -- the page ---------------------------------------------------------------------------
+def build(names=None):
+    """The Gradio Blocks app."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    presets = generative_presets(names)
+    if not presets:
+        raise ZooError("no generative preset to show")
+    cards = {name: card for name, _, card in presets}
+    options = declared_options([p[0] for p in presets])
+    out_dir = tempfile.mkdtemp(prefix="zoo-demo-")
+
+    with gr.Blocks(title="zoo demo") as app:
+        gr.Markdown("# zoo: generative models on Keras 3\nPick a model, set its options, press Generate.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                chooser = gr.Radio(choices=[(f"{n} ({family})", n) for n, family, _ in presets], value=presets[0][0],
+                                   label="model", elem_id="model")
+                card = gr.Markdown(elem_id="card")
+                seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
+                num = gr.Number(value=16, precision=0, label=f"how many (1 to {MAX_NUM})", elem_id="num")
+                controls = [control(option) for option in options.values()]
+                generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                all_views = sorted({t for n, _, _ in presets for t in getattr(model_of(n), "views", dict)()})
+                views = gr.Radio(choices=all_views, label="more pictures", elem_id="views", visible=False)
+                view_button = gr.Button("Draw this picture", elem_id="draw-view", visible=False)
+            with gr.Column(scale=2):
+                status = gr.Textbox(label="status", interactive=False, elem_id="status")
+                image = gr.Image(label="samples", type="filepath", format="png", interactive=False,
+                                 elem_id="output-image")
+                text = gr.Textbox(label="text", lines=12, interactive=False, elem_id="output-text")
+                download = gr.File(label="download", elem_id="download")
+        with gr.Accordion("every preset", open=False):
+            gr.Markdown(presets_table(presets))
+
+        def choose(name):
+            from zoo.tasks import TextGenerator
+
+            model = model_of(name)
+            texts = isinstance(model, TextGenerator)
+            declared = {f"{o.name}:{o.kind}": o for o in model.call_options() + model.sampling_options()}
+            titles = list(model.views()) if hasattr(model, "views") else []
+            updates = [gr.update(visible=key in declared,
+                                 value=_shown(declared[key]) if key in declared else None) for key in options]
+            return [card_markdown(name, cards[name]), *updates,
+                    gr.update(choices=titles, value=titles[0] if titles else None, visible=bool(titles)),
+                    gr.update(visible=bool(titles)), gr.update(value=1 if texts else 16),
+                    gr.update(visible=not texts), gr.update(visible=texts)]
+
+        outputs = [image, text, download, status]
+        chosen = [card, *controls, views, view_button, num, image, text]
+        chooser.change(choose, chooser, chosen)
+        app.load(choose, chooser, chosen)
+        generate_button.click(
+            lambda name, s, n, *values, progress=gr.Progress(): _safely(generate)(
+                name, s, n, values, options, out_dir, progress),
+            [chooser, seed, num, *controls], outputs, api_name="generate")
+        view_button.click(lambda name, title, s, *values: _safely(view)(name, title, s, values, options, out_dir),
+                          [chooser, views, seed, *controls], outputs, api_name="view")
+    app.queue(default_concurrency_limit=1)
+    return app
+
+
+def _shown(option):
+    """An option's default as its control shows it."""
+    if option.kind == "labels":
+        return ""
+    if option.kind == "text":
+        return option.default or ""
+    return option.default
+
+
+def serve(host="127.0.0.1", port=DEFAULT_PORT, block=True, names=None):
+    """Starts the page and returns (app, url); with `block`, prints the URL and serves until
+    interrupted."""
+    app = build(names)
+    app.launch(server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
+               quiet=True)
+    url = f"http://{host}:{port}/"
+    if block:
+        print(f"zoo demo: serving on {url} (Ctrl+C stops it)", flush=True)
+        try:
+            app.block_thread()
+        except KeyboardInterrupt:
+            app.close()
+    return app, url
