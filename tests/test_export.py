@@ -36,6 +36,13 @@ def test_onnx_images_equal_decode_within_one_grey_level(tmp_path, exporting):
     assert np.abs(images.astype(int) - model.decode(z).astype(int)).max() <= 1
 
 
+def test_model_export_is_the_same_sampling_function(tmp_path, exporting):
+    model = zoo.load("vae_mnist")
+    z = model.sample_noise(3, seed=4)
+    images = onnx_run(model.export(tmp_path / "vae.onnx", format="onnx"), [z])
+    assert np.abs(images.astype(int) - model.decode(z).astype(int)).max() <= 1
+
+
 def test_a_conditional_gan_exports_latents_and_labels(tmp_path, exporting):
     model = zoo.load("cgan_mnist")
     z, labels = model.sample_noise(10, seed=1), np.arange(10, dtype="int32")

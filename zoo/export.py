@@ -63,17 +63,21 @@ def wrapper(model, function, count):
 
 
 def export(name, fmt, out):
-    """Writes `name`'s serving function to `out` in format `fmt`; returns the path."""
-    import keras
-    import numpy as np
-
+    """Writes preset `name`'s serving function to `out` in format `fmt`; returns the path."""
     from zoo import registry
+
+    _check_request(fmt, out)
+    return export_model(registry.load(name), fmt, out, name)
+
+
+def _check_request(fmt, out):
+    import keras
 
     if fmt not in FORMATS:
         raise ZooError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = pathlib.Path(os.fspath(out))
     if FORMATS[fmt] and out.suffix != FORMATS[fmt]:
-        raise ZooError(f"--out for {fmt} must end in {FORMATS[fmt]}; got {out}")
+        raise ZooError(f"the output of a {fmt} export must end in {FORMATS[fmt]}; got {out}")
     backend = keras.backend.backend()
     if backend not in BACKENDS[fmt]:
         raise UnsupportedBackendError(
@@ -81,8 +85,17 @@ def export(name, fmt, out):
             + (" (Keras 3.15's torch ONNX exporter writes a graph onnxruntime refuses for a variable batch)"
                if backend == "torch" and fmt == "onnx" else "")
             + "; the weights are the same on every backend: add --backend tensorflow")
-    model = registry.load(name)
-    inputs, function, _ = _serving(model, name)
+
+
+def export_model(model, fmt, out, name=None):
+    """Writes `model`'s serving function (`serving()`) to `out` in format `fmt`."""
+    import keras
+    import numpy as np
+
+    _check_request(fmt, out)
+    out = pathlib.Path(os.fspath(out))
+    backend = keras.backend.backend()
+    inputs, function, _ = _serving(model, name or model.name)
     serving = wrapper(model, function, len(inputs))
     serving(*[np.zeros((1, *shape[1:]), dtype) for _, shape, dtype in inputs])  # builds it
     signature = [keras.InputSpec(shape=shape, dtype=dtype, name=input_name) for input_name, shape, dtype in inputs]

@@ -236,6 +236,16 @@ class ImageGenerator(Generator):
         backend tensors, a one-line description), or None where the model has nothing to serve."""
         return None
 
+    def export(self, filepath, format="tf_saved_model", **kwargs):
+        """Keras' `export` of what the model serves (`serving()`: latents in, uint8 images out;
+        a diffusion model's denoiser), as `zoo export` writes it; formats onnx,
+        tf_saved_model, litert (see zoo.export)."""
+        from zoo.export import export_model
+
+        if kwargs:
+            raise OptionError(f"{self.name}.export takes a path and a format only; got {', '.join(kwargs)}")
+        return export_model(self, format, filepath)
+
     def views(self):
         """Pictures beyond a sample grid that the model can draw (the demo shows them):
         {title: function(seed, **options) -> (uint8 images, images per row)}."""
