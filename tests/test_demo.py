@@ -169,3 +169,37 @@ def test_two_requests_at_once_are_both_answered_and_views_are_drawn(page):
     _, _, _, status = client.predict("ddpm_mnist", 0, 4, *[
         2000 if o.name == "steps" else v for o, v in zip(options.values(), values)], api_name="/generate")
     assert status == "error: steps must be in [1, 1000]; got 2000"
+
+
+def test_zoo_demo_prints_its_url_and_serves_only_127_0_0_1(backend):
+    if backend != "tensorflow":
+        pytest.skip("run once, under TensorFlow")
+    pytest.importorskip("gradio", reason="zoo[demo] (Gradio) is not installed")
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "demo", "--port", str(port), "--backend", "tensorflow"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline, lines = time.time() + 300, []
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "serving on" in line or proc.poll() is not None:
+                break
+        assert f"zoo demo: serving on http://127.0.0.1:{port}/" in "".join(lines), "".join(lines)
+        html = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read().decode()
+        assert "zoo demo" in html
+        with socket.socket() as s:  # bound to the loopback address only
+            address = socket.gethostbyname(socket.gethostname())
+            if not address.startswith("127."):
+                assert s.connect_ex((address, port)) != 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -24,6 +24,7 @@ def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in ("core", "data", "viz", "models", "registry", "harness", "cli", "errors", "tasks", "diffusion",
-                "networks", "layers", "text", "evaluation", "metrics"):
+                "networks", "layers", "text", "evaluation", "metrics", "hub", "cards", "export", "demo", "progress",
+                "runs"):
         return importlib.import_module(f"zoo.{name}")
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
