@@ -41,6 +41,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 MODELS = {  # the shipped presets' sizes
@@ -48,7 +50,9 @@ MODELS = {  # the shipped presets' sizes
     "dcgan_anime": dict(batch=64, shape=(64, 64, 3), width=32),
     "ddpm_mnist": dict(batch=64, shape=(28, 28, 1), widths=(32, 64, 96)),
     "stylegan_anime": dict(batch=32, shape=(32, 32, 3)),
+    "gpt_shakespeare": dict(batch=32, block=128),  # windows of 128 characters
 }
+TEXTS, NEW_CHARS = 8, 127  # sampling: 8 texts of 127 new characters (the context holds 128)
 CONFIGS = {  # name: (kind, backend, options)
     "keras-tensorflow": ("keras", "tensorflow", {"jit_compile": False}),
     "keras-tensorflow-xla": ("keras", "tensorflow", {"jit_compile": True}),
@@ -60,7 +64,7 @@ CONFIGS = {  # name: (kind, backend, options)
     "native-torch-compile": ("native", "torch", {"channels_last": True, "compile": True}),
     "native-jax": ("native", "jax", {}),
 }
-NATIVE = ("dcgan_anime", "ddpm_mnist")  # the models benchmarks/native.py writes natively
+NATIVE = ("dcgan_anime", "ddpm_mnist", "gpt_shakespeare")  # the models benchmarks/native.py writes natively
 REFERENCE = {"keras-torch": "native-torch-cl", "keras-torch-compile": "native-torch-compile",
              "keras-jax": "native-jax", "keras-tensorflow": "native-torch-cl",
              "keras-tensorflow-xla": "native-torch-cl"}
@@ -93,6 +97,16 @@ def forward_flops(model):
             inner = layer._num_heads * layer._key_dim
             total += 2 * seq * dim * inner * 4 + 2 * 2 * seq * seq * inner
     return total
+
+
+def transformer_flops(model, length):
+    """FLOPs of one forward pass of a GPT over one window of `length` tokens: the dense
+    layers and the tied output layer (2 per weight per token) and attention's two
+    length x length products per layer (counted in full, as the unfused kernels compute)."""
+    dense = sum(int(np.prod(w.shape)) for w in model.trainable_weights if len(w.shape) == 2
+                and "embedding" not in w.path)
+    head = model.embed_dim * model.vocab_size
+    return length * (2 * dense + 2 * head) + model.num_layers * 4 * length * length * model.embed_dim
 
 
 def step_flops(model):
@@ -135,7 +149,6 @@ def worker(args):
     kind, backend, options = CONFIGS[args.config]
     spec = MODELS[args.model]
     out = {"model": args.model, "config": args.config, "backend": backend, "batch": spec["batch"]}
-    import numpy as np
 
     if kind == "native":
         if args.model not in NATIVE:
@@ -146,27 +159,51 @@ def worker(args):
         options = options if backend == "torch" else {}
         step = native.STEPS[args.model][backend](batch=spec["batch"], **sizes, **options)
         first, per_step = timed_runs(lambda n: [step() for _ in range(n)], args.warmup, args.steps, args.repeats)
+        if hasattr(step, "sample"):  # the native KV-cache sampling loop
+            step.sample(TEXTS, NEW_CHARS)
+            start = time.perf_counter()
+            step.sample(TEXTS, NEW_CHARS, seed=1)
+            out["sampling"] = {"texts": TEXTS, "new_chars": NEW_CHARS,
+                               "chars_per_s": round(TEXTS * NEW_CHARS / (time.perf_counter() - start), 1)}
     else:
         import keras
 
+        from zoo.tasks import TextGenerator
+
         model = build_keras(args.model)
         model.compile(jit_compile=options["jit_compile"])
-        batch = spec["batch"]
+        batch, text = spec["batch"], isinstance(model, TextGenerator)
         rng = np.random.default_rng(0)
-        x = rng.integers(0, 256, (batch * max(args.steps, args.warmup), *spec["shape"])).astype("uint8")
-        out["flops_per_step"] = step_flops(model) * batch
+        count = batch * max(args.steps, args.warmup)
+        if text:
+            ids = rng.integers(0, model.vocab_size, (count, spec["block"] + 1)).astype("int32")
+            x, y = ids[:, :-1], ids[:, 1:]
+            out["flops_per_step"] = 3 * transformer_flops(model, spec["block"]) * batch
+        else:
+            x = rng.integers(0, 256, (count, *spec["shape"])).astype("uint8")
+            y = None
+            out["flops_per_step"] = step_flops(model) * batch
 
         def run_steps(n):
-            model.fit(x[:batch * n], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+            model.fit(x[:batch * n], None if y is None else y[:batch * n], batch_size=batch, epochs=1, verbose=0,
+                      shuffle=False)
 
         first, per_step = timed_runs(run_steps, args.warmup, args.steps, args.repeats)
         # sampling throughput (generate, after one call of the same size has compiled it)
-        num, options = sampling_options(model)
-        settings = {k: v for k, v in model.resolve_options(**options).items() if v is not None}
-        model.generate(num, seed=0, progress=False, **options)
-        start = time.perf_counter()
-        model.generate(num, seed=1, progress=False, **options)
-        out["sampling"] = {"images": num, **settings, "images_per_s": round(num / (time.perf_counter() - start), 1)}
+        if text:
+            model.generate("\n", TEXTS, seed=0, max_new_tokens=NEW_CHARS)
+            start = time.perf_counter()
+            model.generate("\n", TEXTS, seed=1, max_new_tokens=NEW_CHARS)
+            out["sampling"] = {"texts": TEXTS, "new_chars": NEW_CHARS,
+                               "chars_per_s": round(TEXTS * NEW_CHARS / (time.perf_counter() - start), 1)}
+        else:
+            num, options = sampling_options(model)
+            settings = {k: v for k, v in model.resolve_options(**options).items() if v is not None}
+            model.generate(num, seed=0, progress=False, **options)
+            start = time.perf_counter()
+            model.generate(num, seed=1, progress=False, **options)
+            out["sampling"] = {"images": num, **settings,
+                               "images_per_s": round(num / (time.perf_counter() - start), 1)}
         out["keras_backend"] = keras.backend.backend()
     median = statistics.median(per_step)
     out.update(first_step_s=round(first, 3), step_ms=round(1000 * median, 2),
@@ -254,7 +291,7 @@ def markdown(report):
              + ", ".join(f"{k} {v} GFLOP/s" for k, v in report["matmul_peak_gflops"].items()),
              f"; settings: {report['settings']}", "",
              "| model | configuration | train step ms, median (min–max) | samples/s | vs native | "
-             "first step s | GFLOP/s (utilization) | sampling images/s | peak RSS MiB |",
+             "first step s | GFLOP/s (utilization) | sampling | peak RSS MiB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         if "error" in r:
@@ -267,15 +304,25 @@ def markdown(report):
             + (f"{ratio['speed_ratio']:.2f}× {ratio['reference']}" if ratio else "—")
             + f" | {r['first_step_s']} | "
             + (f"{r['gflops_per_s']} ({100 * r['utilization']:.1f}%)" if "gflops_per_s" in r else "—")
-            + f" | {r.get('sampling', {}).get('images_per_s', '—')} | {r['peak_rss_mib']} |")
+            + f" | {sampling_cell(r.get('sampling', {}))} | {r['peak_rss_mib']} |")
     lines += ["", "vs native: native step time / this step time (above 1: faster than the reference)."]
-    dates = {}
+    runs = {}
     for r in report["results"]:
-        dates.setdefault(r.get("date", report["date"]), set()).add(r["model"])
-    if len(dates) > 1:
-        lines += ["", "Measured: " + "; ".join(f"{', '.join(sorted(m))} on {d}" for d, m in sorted(dates.items()))
-                  + " (the matmul peak on the latest date)."]
+        runs.setdefault((r.get("date", report["date"]), r.get("machine", report["machine"])), set()).add(r["model"])
+    if len(runs) > 1:
+        lines += ["", "Measured: " + "; ".join(f"{', '.join(sorted(m))} on {d} ({where})"
+                                              for (d, where), m in sorted(runs.items()))
+                  + " (the machine line and the matmul peak above are the latest run's). Compare ratios within "
+                  "one model's rows: they come from one run on one machine."]
     return "\n".join(lines) + "\n"
+
+
+def sampling_cell(sampling):
+    if "images_per_s" in sampling:
+        return f"{sampling['images_per_s']} images/s"
+    if "chars_per_s" in sampling:
+        return f"{sampling['chars_per_s']} chars/s"
+    return "—"
 
 
 def chart(report, path):
@@ -333,16 +380,16 @@ def main(argv=None):
             print(json.dumps(r), flush=True)
             results.append(r)
     add_ratios(results, peak)
-    today = datetime.date.today().isoformat()
+    today, where = datetime.date.today().isoformat(), machine()
     for r in results:
-        r["date"] = today
+        r["date"], r["machine"] = today, where
     out = pathlib.Path(args.out)
     if args.merge and (out / "backends.json").exists():
         earlier = json.loads((out / "backends.json").read_text())
-        kept = [dict(r, date=r.get("date", earlier["date"])) for r in earlier["results"]
-                if r["model"] not in args.models]
+        kept = [dict(r, date=r.get("date", earlier["date"]), machine=r.get("machine", earlier["machine"]))
+                for r in earlier["results"] if r["model"] not in args.models]
         results = kept + results
-    report = {"date": today, "machine": machine(), "python": platform.python_version(),
+    report = {"date": today, "machine": where, "python": platform.python_version(),
               "matmul_peak_gflops": peak, "results": results, "total_s": round(time.time() - start),
               "settings": f"steps {args.steps} x repeats {args.repeats} after warmup {args.warmup}"}
     out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Native references for benchmarks/backends.py: the DCGAN 64x64 train step of
 zoo/models/dcgan.py (width w, batch B, Adam(2e-4, 0.5) for G and D, non-saturating loss,
-one G and one D update per batch, BatchNorm in training mode) and the DDPM UNet train
-step of zoo/models/diffusion.py (below), written directly in PyTorch (torch.nn) and in JAX
-(flax.linen + optax), without Keras.
+one G and one D update per batch, BatchNorm in training mode), the DDPM UNet train step of
+zoo/models/diffusion.py and the character GPT's train step of zoo/models/gpt.py (below),
+written directly in PyTorch (torch.nn) and in JAX (flax.linen + optax), without Keras.
 
 Each `*_step(...)` returns `step()`, which runs one training step on a fixed batch of
 real images and blocks until it is done (the torch ones carry their networks as
@@ -355,10 +355,175 @@ def jax_unet_step(widths=(32, 64, 96), batch=64, shape=(28, 28, 1), seed=0, ema_
     return step
 
 
+# -- the character GPT (zoo/models/gpt.py, nanoGPT-style) --------------------------------
+# Token + position embeddings, pre-LayerNorm blocks (causal self-attention through one qkv
+# projection, a 4x GELU MLP), a final LayerNorm and the token embedding as the output layer
+# (tied). The step: next-token cross-entropy on a fixed batch of windows, each gradient
+# clipped to norm 1 on its own (Keras' clipnorm), AdamW(1e-3, 0.9/0.99, weight decay 0.1 on
+# the dense kernels only), as GPT.compile's default. No dropout (the preset has none).
+def _token_windows(batch, block, vocab, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, vocab, (batch, block + 1))
+    return ids[:, :-1].astype("int64"), ids[:, 1:].astype("int64")
+
+
+def torch_gpt_step(vocab=65, block=128, layers=4, heads=4, dim=128, batch=32, compile=False, seed=0,
+                   channels_last=False):
+    import torch
+    from torch import nn
+
+    F = nn.functional
+    torch.manual_seed(seed)
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-5), nn.LayerNorm(dim, eps=1e-5)
+            self.qkv, self.out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+            self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.out(y.transpose(1, 2).reshape(b, t, dim))
+            return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tokens, self.positions = nn.Embedding(vocab, dim), nn.Embedding(block, dim)
+            self.blocks = nn.ModuleList(Block() for _ in range(layers))
+            self.norm = nn.LayerNorm(dim, eps=1e-5)
+
+        def forward(self, ids):
+            h = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
+            for b in self.blocks:
+                h = b(h)
+            return self.norm(h) @ self.tokens.weight.T
+
+    net = GPT()
+    for m in net.modules():  # zoo's initializers: N(0, 0.02) kernels and embeddings, zero biases
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
+    params = list(net.parameters())
+    kernels = [m.weight for m in net.modules() if isinstance(m, nn.Linear)]
+    rest = [p for p in params if all(p is not k for k in kernels)]
+    opt = torch.optim.AdamW([{"params": kernels, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.99))
+    x, y = (torch.from_numpy(a) for a in _token_windows(batch, block, vocab, seed))
+
+    def train_step(x, y):
+        loss = F.cross_entropy(net(x).reshape(-1, vocab), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            for p, n in zip(params, torch._foreach_norm([p.grad for p in params])):
+                p.grad.mul_(torch.clamp(1.0 / (n + 1e-7), max=1.0))
+        opt.step()
+        return loss.detach()
+
+    if compile:
+        train_step = torch.compile(train_step)
+
+    def step():
+        return float(train_step(x, y))
+
+    step.modules = (net,)
+    step.sample = lambda texts, new, seed=0: torch_gpt_sample(net, texts, new, block, heads, seed)
+    return step
+
+
+def torch_gpt_sample(net, texts, new, block, heads, seed=0):
+    """`texts` continuations of one newline-like token by `new` tokens, temperature 1, with a
+    key/value cache of the context length (zoo's GPT.generate's loop, natively); returns ids."""
+    import torch
+
+    F = torch.nn.functional
+    dim = net.tokens.weight.shape[1]
+    gen = torch.Generator().manual_seed(seed)
+    cache = [(torch.zeros(texts, heads, block, dim // heads), torch.zeros(texts, heads, block, dim // heads))
+             for _ in net.blocks]
+    ids = torch.zeros(texts, 1, dtype=torch.long)
+    out = []
+    with torch.no_grad():
+        for pos in range(min(new, block - 1)):
+            h = net.tokens(ids) + net.positions.weight[pos]
+            for b, (keys, values) in zip(net.blocks, cache):
+                q, k, v = b.qkv(b.norm1(h)).view(texts, 1, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+                keys[:, :, pos:pos + 1], values[:, :, pos:pos + 1] = k, v
+                y = F.scaled_dot_product_attention(q, keys[:, :, :pos + 1], values[:, :, :pos + 1])
+                h = h + b.out(y.transpose(1, 2).reshape(texts, 1, dim))
+                h = h + b.fc2(F.gelu(b.fc1(b.norm2(h))))
+            logits = net.norm(h[:, -1]) @ net.tokens.weight.T
+            ids = torch.multinomial(F.softmax(logits, -1), 1, generator=gen)
+            out.append(ids)
+    return torch.cat(out, 1)
+
+
+def jax_gpt_step(vocab=65, block=128, layers=4, heads=4, dim=128, batch=32, seed=0):
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    class Block(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            b, t, _ = x.shape
+            qkv = nn.Dense(3 * dim, name="qkv")(nn.LayerNorm(epsilon=1e-5, name="norm1")(x))
+            q, k, v = jnp.split(qkv.reshape(b, t, 3, heads, dim // heads), 3, axis=2)
+            y = jax.nn.dot_product_attention(q[:, :, 0], k[:, :, 0], v[:, :, 0], is_causal=True)
+            x = x + nn.Dense(dim, name="out")(y.reshape(b, t, dim))
+            h = nn.Dense(4 * dim, name="fc1")(nn.LayerNorm(epsilon=1e-5, name="norm2")(x))
+            return x + nn.Dense(dim, name="fc2")(jax.nn.gelu(h, approximate=False))
+
+    class GPT(nn.Module):
+        @nn.compact
+        def __call__(self, ids):
+            tokens = nn.Embed(vocab, dim, name="tokens")
+            h = tokens(ids) + nn.Embed(block, dim, name="positions")(jnp.arange(ids.shape[1]))
+            for i in range(layers):
+                h = Block(name=f"block_{i}")(h)
+            return tokens.attend(nn.LayerNorm(epsilon=1e-5, name="norm")(h))
+
+    net = GPT()
+    key = jax.random.PRNGKey(seed)
+    x, y = (jnp.asarray(a, "int32") for a in _token_windows(batch, block, vocab, seed))
+    params = net.init(key, x)["params"]
+    decay = jax.tree_util.tree_map_with_path(lambda path, _: path[-1].key == "kernel", params)
+    clip_each = optax.stateless(lambda g, _: jax.tree.map(lambda u: u * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(u) + 1e-7)), g))
+    tx = optax.chain(clip_each, optax.adamw(1e-3, b1=0.9, b2=0.99, weight_decay=0.1, mask=decay))
+
+    @jax.jit
+    def train_step(state, x, y):
+        params, opt = state
+
+        def loss_fn(p):
+            return optax.softmax_cross_entropy_with_integer_labels(net.apply({"params": p}, x), y).mean()
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt = tx.update(grads, opt, params)
+        return (optax.apply_updates(params, updates), opt), loss
+
+    holder = [(params, tx.init(params))]
+
+    def step():
+        holder[0], loss = train_step(holder[0], x, y)
+        return float(np.asarray(loss))
+
+    step.params = lambda: holder[0][0]
+    return step
+
+
 # The native steps by model and backend, called with the batch size and the preset's sizes
 # (benchmarks/backends.py's MODELS) and, on torch, the layout/compile options.
 STEPS = {
     "dcgan_anime": {"torch": lambda batch, width, shape, **options: torch_step(width, batch, **options),
                     "jax": lambda batch, width, shape: jax_step(width, batch)},
     "ddpm_mnist": {"torch": torch_unet_step, "jax": jax_unet_step},
+    "gpt_shakespeare": {"torch": lambda batch, block, **options: torch_gpt_step(block=block, batch=batch, **options),
+                        "jax": lambda batch, block: jax_gpt_step(block=block, batch=batch)},
 }

@@ -51,3 +51,24 @@ def test_the_benchmark_measures_a_backend_and_writes_the_table(tmp_path, backend
     assert all(v > 0 for v in report["matmul_peak_gflops"].values())
     assert f"| gan_mnist | keras-{backend} |" in (tmp_path / "backends.md").read_text()
     assert (tmp_path / "backends.png").stat().st_size > 1000
+
+
+def test_the_native_gpts_have_zoos_gpt_parameters_and_learn():
+    from zoo.models.gpt import GPT
+
+    model = GPT(vocabulary=[chr(ord("a") + i) for i in range(20)], block_size=16, num_layers=2, num_heads=2,
+                embed_dim=32, dropout=0.0)
+    sizes = dict(vocab=20, block=16, layers=2, heads=2, dim=32, batch=8)
+    step = native.torch_gpt_step(**sizes)
+    assert count(step.modules) == trainable(model)
+    losses = [step() for _ in range(30)]
+    assert np.isfinite(losses).all() and np.mean(losses[-10:]) < np.mean(losses[:10]), losses
+    ids = step.sample(texts=3, new=10)
+    assert tuple(ids.shape) == (3, 10) and int(ids.max()) < 20
+    pytest.importorskip("flax", reason="the native JAX reference needs flax and optax (zoo[bench])")
+    import jax
+
+    jax_step = native.jax_gpt_step(**sizes)
+    assert sum(leaf.size for leaf in jax.tree.leaves(jax_step.params())) == trainable(model)
+    losses = [jax_step() for _ in range(30)]
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]), losses
