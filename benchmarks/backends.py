@@ -386,7 +386,11 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     if args.merge and (out / "backends.json").exists():
         earlier = json.loads((out / "backends.json").read_text())
-        kept = [dict(r, date=r.get("date", earlier["date"]), machine=r.get("machine", earlier["machine"]))
+        def where_run(r):  # a row from before rows kept their machine: the file's, if it is of that run
+            return r.get("machine") or (earlier["machine"] if r.get("date", earlier["date"]) == earlier["date"]
+                                        else "machine not recorded")
+
+        kept = [dict(r, date=r.get("date", earlier["date"]), machine=where_run(r))
                 for r in earlier["results"] if r["model"] not in args.models]
         results = kept + results
     report = {"date": today, "machine": where, "python": platform.python_version(),
