@@ -159,6 +159,27 @@ def jax_step(width=32, batch=64, seed=0):
 # (min(8, width) groups), swish, the time embedding (sinusoidal -> Dense 4w -> Dense 4w)
 # added in every block, 4-head self-attention at the lowest resolution and in the middle,
 # stride-2 convolutions down, nearest-neighbour x2 + conv up.
+def _clipped_update(loss, params, opt):
+    """Backward, each gradient clipped to norm 1 on its own (Keras' clipnorm), one optimizer step."""
+    import torch
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    with torch.no_grad():
+        for p, n in zip(params, torch._foreach_norm([p.grad for p in params])):
+            p.grad.mul_(torch.clamp(1.0 / (n + 1e-7), max=1.0))
+    opt.step()
+
+
+def _clip_each():
+    """optax: each gradient clipped to norm 1 on its own (Keras' clipnorm)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    return optax.stateless(lambda g, _: jax.tree.map(lambda u: u * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(u) + 1e-7)), g))
+
+
 def _alphas_cumprod(timesteps=1000):
     # zoo's beta_schedule("linear", 1000); not imported, so that no Keras loads in a native run
     return np.cumprod(1 - np.linspace(1e-4, 0.02, timesteps)).astype("float32")
@@ -250,12 +271,7 @@ def torch_unet_step(widths=(32, 64, 96), batch=64, shape=(28, 28, 1), channels_l
         noise = torch.randn_like(x0)
         a = abar[t][:, None, None, None]
         loss = F.mse_loss(net(a.sqrt() * x0 + (1 - a).sqrt() * noise, t), noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        with torch.no_grad():
-            for p, n in zip(params, torch._foreach_norm([p.grad for p in params])):
-                p.grad.mul_(torch.clamp(1.0 / (n + 1e-7), max=1.0))
-        opt.step()
+        _clipped_update(loss, params, opt)
         with torch.no_grad():
             torch._foreach_lerp_(ema, params, 1 - ema_decay)
         return loss.detach()
@@ -324,8 +340,7 @@ def jax_unet_step(widths=(32, 64, 96), batch=64, shape=(28, 28, 1), seed=0, ema_
     key = jax.random.PRNGKey(seed)
     x0 = jax.random.uniform(key, (batch, *shape), minval=-1, maxval=1)
     params = net.init(key, x0, jnp.zeros((batch,), "int32"))["params"]
-    clip_each = optax.stateless(lambda g, _: jax.tree.map(lambda u: u * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(u) + 1e-7)), g))
-    tx = optax.chain(clip_each, optax.adamw(1e-3, weight_decay=1e-4))
+    tx = optax.chain(_clip_each(), optax.adamw(1e-3, weight_decay=1e-4))
     abar = jnp.asarray(_alphas_cumprod())
 
     @jax.jit
@@ -417,12 +432,7 @@ def torch_gpt_step(vocab=65, block=128, layers=4, heads=4, dim=128, batch=32, co
 
     def train_step(x, y):
         loss = F.cross_entropy(net(x).reshape(-1, vocab), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        with torch.no_grad():
-            for p, n in zip(params, torch._foreach_norm([p.grad for p in params])):
-                p.grad.mul_(torch.clamp(1.0 / (n + 1e-7), max=1.0))
-        opt.step()
+        _clipped_update(loss, params, opt)
         return loss.detach()
 
     if compile:
@@ -494,8 +504,7 @@ def jax_gpt_step(vocab=65, block=128, layers=4, heads=4, dim=128, batch=32, seed
     x, y = (jnp.asarray(a, "int32") for a in _token_windows(batch, block, vocab, seed))
     params = net.init(key, x)["params"]
     decay = jax.tree_util.tree_map_with_path(lambda path, _: path[-1].key == "kernel", params)
-    clip_each = optax.stateless(lambda g, _: jax.tree.map(lambda u: u * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(u) + 1e-7)), g))
-    tx = optax.chain(clip_each, optax.adamw(1e-3, b1=0.9, b2=0.99, weight_decay=0.1, mask=decay))
+    tx = optax.chain(_clip_each(), optax.adamw(1e-3, b1=0.9, b2=0.99, weight_decay=0.1, mask=decay))
 
     @jax.jit
     def train_step(state, x, y):
