@@ -199,6 +199,8 @@ def cmd_sample(args, rest):
     if isinstance(model, TextGenerator) and args.nrow is not None:
         raise ArgumentError(f"--nrow lays out image grids; {args.name} writes text")
     options = model_options(model, args.name, rest, f"zoo sample {args.name}")
+    if args.num is not None and args.num < 1:
+        raise ArgumentError(f"--num must be at least 1; got {args.num}")
     samples = model.generate(num=model.default_num if args.num is None else args.num, seed=args.seed, **options)
     out = args.out or model.default_out
     if out is None:
@@ -319,7 +321,7 @@ def build_parser():
     s.add_argument("--num", type=int, default=10000, help="samples to draw (default 10000)")
     s.add_argument("--features", default=None, help="feature network: a preset (default: the one for "
                    "the model's dataset) or 'inception' (ImageNet InceptionV3; needs the network once)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed of the samples measured (default 0)")
     s.add_argument("--size", type=int, default=None, help="measure the samples resized to SIZE x SIZE (to compare "
                    "models of two resolutions)")
     s.add_argument("--out", default=None, help="JSON file to write (default eval_NAME.json)")

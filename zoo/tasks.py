@@ -59,9 +59,14 @@ def check_float(name, value, low=None, high=None, low_open=False):
     return value
 
 
+def _bound(value, infinite):
+    if value is None:
+        return infinite
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 else f"{value:g}"
+
+
 def _range(low, high, low_open=False):
-    left = "(" if low_open else "["
-    return f"{left}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+    return f"{'(' if low_open else '['}{_bound(low, '-inf')}, {_bound(high, 'inf')}]"
 
 
 def check_seed(seed):
