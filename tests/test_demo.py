@@ -127,6 +127,15 @@ def test_the_page_draws_digits_continues_text_and_shows_errors(browser, page, tm
     status = status_after_click(browser, "#generate", status)
     assert status == "1 text(s) from gpt_shakespeare, seed 3"
 
+    choose(browser, "ddpm_mnist")  # long sampling shows its progress on the page
+    set_text(browser, "#opt-steps input", "300")
+    set_text(browser, "#num input", "16")
+    css(browser, "#generate")[0].click()
+    shown = wait_for(browser, lambda d: next((e.text for e in css(d, "#status") if "ddpm_mnist: ddim" in e.text), None))
+    assert "%" in shown  # Gradio's bar: the sampler's label and how far it is
+    wait_for(browser, lambda d: css(d, "#status textarea")[0].get_attribute("value")
+             == "16 image(s) from ddpm_mnist, seed 3")
+
 
 def test_the_controls_come_from_the_models_declarations(backend):
     if backend != "tensorflow":

@@ -155,7 +155,8 @@ def generate(name, seed, num, values, options, out_dir, progress=None):
 
     model = model_of(name)
     given = given_options(model, options, values)
-    listener = (lambda done, total, label: progress(done / total, desc=label)) if progress else (lambda *a: None)
+    listener = (lambda done, total, label: progress(done / total, desc=label)) if progress is not None \
+        else (lambda *a: None)
     with zoo_progress.listen(listener):
         if isinstance(model, TextGenerator):
             prompt = dict(zip([k.split(":")[0] for k in options], values)).get("prompt") or "\n"
@@ -253,10 +254,11 @@ def build(names=None):
         chosen = [card, *controls, views, view_button, num, image, text]
         chooser.change(choose, chooser, chosen)
         app.load(choose, chooser, chosen)
-        generate_button.click(
-            lambda name, s, n, *values, progress=gr.Progress(): _safely(generate)(
-                name, s, n, values, options, out_dir, progress),
-            [chooser, seed, num, *controls], outputs, api_name="generate")
+        def on_generate(progress=gr.Progress(), *inputs):  # Gradio passes a Progress only to a positional parameter
+            name, s, n, *values = inputs
+            return _safely(generate)(name, s, n, values, options, out_dir, progress)
+
+        generate_button.click(on_generate, [chooser, seed, num, *controls], outputs, api_name="generate")
         view_button.click(lambda name, title, s, *values: _safely(view)(name, title, s, values, options, out_dir),
                           [chooser, views, seed, *controls], outputs, api_name="view")
     app.queue(default_concurrency_limit=1)
