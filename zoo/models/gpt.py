@@ -67,9 +67,9 @@ class GPT(TextGenerator):
     def vocab_size(self):
         return len(self.tokenizer)
 
-    def _logits(self, h):
+    def _logits(self, h, call=lambda layer, x: layer(x)):
         # weight tying: the output layer is the token embedding, transposed
-        return ops.matmul(self.final_norm(h), ops.transpose(self.token_embedding.embeddings))
+        return ops.matmul(call(self.final_norm, h), ops.transpose(self.token_embedding.embeddings))
 
     def call(self, ids, training=False):
         """Token ids (batch, length <= block_size) -> logits (batch, length, vocab)."""
@@ -83,12 +83,12 @@ class GPT(TextGenerator):
         """The tokens `ids` at positions index, index+1, ... against the key/value cache
         (one (keys, values) pair per block); returns (logits, new cache)."""
         positions = index + ops.arange(ops.shape(ids)[1])
-        h = self.token_embedding(ids) + self.position_embedding(positions)
+        h = backend.call_layer(self.token_embedding, ids) + backend.call_layer(self.position_embedding, positions)
         new_cache = []
         for block, block_cache in zip(self.blocks, cache):
-            h, block_cache = block(h, cache=block_cache, index=index)
+            h, block_cache = backend.call_layer(block, h, cache=block_cache, index=index)
             new_cache.append(block_cache)
-        return self._logits(h), tuple(new_cache)
+        return self._logits(h, backend.call_layer), tuple(new_cache)
 
     def empty_cache(self, batch_size):
         shape = (batch_size, self.block_size, self.num_heads, self.embed_dim // self.num_heads)

@@ -9,6 +9,8 @@ compiles once per backend. `causal=False` makes a bidirectional block (a text en
 import keras
 from keras import layers, ops
 
+from zoo.core.backend import call_layer
+
 
 def normal(stddev=0.02):
     return keras.initializers.RandomNormal(stddev=stddev)
@@ -42,6 +44,15 @@ class CausalSelfAttention(layers.Layer):
 
     def call(self, x, cache=None, index=0, training=False, mask=None):
         batch, length, dim = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
+        if cache is not None:  # sampling, token by token: see backend.call_layer
+            heads = ops.reshape(call_layer(self.qkv, x), (batch, length, 3, self.num_heads, self.head_dim))
+            q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
+            keys = ops.slice_update(cache[0], (0, index, 0, 0), k)
+            values = ops.slice_update(cache[1], (0, index, 0, 0), v)
+            positions = index + ops.arange(length)
+            mask = ops.arange(keys.shape[1])[None, :] <= positions[:, None]  # (length, max_len)
+            y = ops.dot_product_attention(q, keys, values, mask=mask[None, None])
+            return call_layer(self.out, ops.reshape(y, (batch, length, dim))), (keys, values)
         heads = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_dim))
         q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
         if cache is None and mask is not None:
@@ -49,16 +60,9 @@ class CausalSelfAttention(layers.Layer):
             if self.causal:
                 keep = ops.logical_and(keep, ops.tril(ops.ones((length, length), "bool"))[None, None])
             y = ops.dot_product_attention(q, k, v, mask=keep)
-        elif cache is None:
-            y = ops.dot_product_attention(q, k, v, is_causal=self.causal)
         else:
-            keys = ops.slice_update(cache[0], (0, index, 0, 0), k)
-            values = ops.slice_update(cache[1], (0, index, 0, 0), v)
-            positions = index + ops.arange(length)
-            mask = ops.arange(keys.shape[1])[None, :] <= positions[:, None]  # (length, max_len)
-            y = ops.dot_product_attention(q, keys, values, mask=mask[None, None])
-        y = self.drop(self.out(ops.reshape(y, (batch, length, dim))), training=training)
-        return y if cache is None else (y, (keys, values))
+            y = ops.dot_product_attention(q, k, v, is_causal=self.causal)
+        return self.drop(self.out(ops.reshape(y, (batch, length, dim))), training=training)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout, "causal": self.causal}
@@ -87,13 +91,12 @@ class TransformerBlock(layers.Layer):
         self.fc2.build((*input_shape[:-1], self.mlp_ratio * dim))
 
     def call(self, x, cache=None, index=0, training=False, mask=None):
-        if cache is None:
-            x = x + self.attention(self.norm1(x), training=training, mask=mask)
-        else:
-            h, cache = self.attention(self.norm1(x), cache=cache, index=index)
+        if cache is not None:  # sampling, token by token: see backend.call_layer
+            h, cache = call_layer(self.attention, call_layer(self.norm1, x), cache=cache, index=index)
             x = x + h
-        x = x + self.drop(self.fc2(self.fc1(self.norm2(x))), training=training)
-        return x if cache is None else (x, cache)
+            return x + call_layer(self.fc2, call_layer(self.fc1, call_layer(self.norm2, x))), cache
+        x = x + self.attention(self.norm1(x), training=training, mask=mask)
+        return x + self.drop(self.fc2(self.fc1(self.norm2(x))), training=training)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio,
