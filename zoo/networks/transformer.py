@@ -44,18 +44,17 @@ class CausalSelfAttention(layers.Layer):
 
     def call(self, x, cache=None, index=0, training=False, mask=None):
         batch, length, dim = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
-        if cache is not None:  # sampling, token by token: see backend.call_layer
-            heads = ops.reshape(call_layer(self.qkv, x), (batch, length, 3, self.num_heads, self.head_dim))
-            q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
+        run = call_layer if cache is not None else (lambda layer, y: layer(y))  # token by token: call_layer
+        heads = ops.reshape(run(self.qkv, x), (batch, length, 3, self.num_heads, self.head_dim))
+        q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
+        if cache is not None:
             keys = ops.slice_update(cache[0], (0, index, 0, 0), k)
             values = ops.slice_update(cache[1], (0, index, 0, 0), v)
             positions = index + ops.arange(length)
             mask = ops.arange(keys.shape[1])[None, :] <= positions[:, None]  # (length, max_len)
             y = ops.dot_product_attention(q, keys, values, mask=mask[None, None])
-            return call_layer(self.out, ops.reshape(y, (batch, length, dim))), (keys, values)
-        heads = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_dim))
-        q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
-        if cache is None and mask is not None:
+            return run(self.out, ops.reshape(y, (batch, length, dim))), (keys, values)
+        if mask is not None:
             keep = ops.cast(mask, "bool")[:, None, None, :]  # (batch, 1, 1, length): keys to attend to
             if self.causal:
                 keep = ops.logical_and(keep, ops.tril(ops.ones((length, length), "bool"))[None, None])
