@@ -117,8 +117,9 @@ def evaluations(card):
     return sorted(results, key=lambda r: (r.get("features", ""), -r.get("num", 0), r["fid"]))
 
 
-def _measured(card):
-    """Rows (what, value) of the card's measured numbers."""
+def measured(card, losses=True):
+    """Rows (what, value) of the card's measured numbers (`losses`: also the last training
+    epoch's losses)."""
     from zoo import evaluation
 
     rows = []
@@ -131,7 +132,7 @@ def _measured(card):
         how = "" if cell["sampler"] == "—" else f", {cell['sampler']}"
         rows.append((f"FID / KID×1000 / precision / recall ({result['features']}, {cell['num']} samples{how})",
                      f"{cell['fid']} / {cell['kid']} / {cell['precision']} / {cell['recall']}"))
-    for name, value in (card.get("final_epoch_metrics") or {}).items():
+    for name, value in (card.get("final_epoch_metrics") or {}).items() if losses else ():
         rows.append((f"last training epoch: {name}", _number(value)))
     return rows
 
@@ -169,7 +170,7 @@ def render(card, files=()):
             f"| Keras | {card.get('keras_version')} |", ""]
     if card.get("init"):
         out.insert(-1, f"| started from | {card['init']} |")
-    rows = _measured(card)
+    rows = measured(card)
     if rows:
         out += ["## Measured", "", "| what | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows] + [""]
         if card.get("evaluation"):

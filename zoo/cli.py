@@ -144,7 +144,7 @@ def cmd_list(args, rest):
 
 def summary(preset):
     """A preset's card as a few readable lines."""
-    from zoo.cards import _measured
+    from zoo.cards import measured
 
     card = preset.card
     params = card.get("parameters") or {}
@@ -156,7 +156,7 @@ def summary(preset):
              f"{card.get('batch_size')}, {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")
              + f" ({card.get('machine')})",
              f"  recipe     {card.get('recipe')}"]
-    rows = [row for row in _measured(card) if not row[0].startswith("last training epoch")]
+    rows = measured(card, losses=False)
     for i, (what, value) in enumerate(rows[:4]):
         lines.append(f"  {'measured' if i == 0 else '':10s} {what}: {value}")
     if len(rows) > 4:

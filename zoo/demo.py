@@ -46,11 +46,11 @@ def generative_presets(names=None):
 
 def presets_table(presets):
     """The page's list: the presets by family, each with its description and best numbers."""
-    from zoo.cards import _measured
+    from zoo.cards import measured
 
     lines = ["| family | preset | what | measured |", "|---|---|---|---|"]
     for name, family, card in presets:
-        rows = [r for r in _measured(card) if not r[0].startswith("last training epoch")]
+        rows = measured(card, losses=False)
         numbers = f"{rows[0][0]}: {rows[0][1]}" if rows else "—"
         lines.append(f"| {family} | `{name}` | {card.get('description', '')} | {numbers} |")
     return "\n".join(lines)
@@ -58,7 +58,7 @@ def presets_table(presets):
 
 def card_markdown(name, card):
     """The selected model's card, short: what it is, its data and training, its best numbers."""
-    from zoo.cards import _measured
+    from zoo.cards import measured
 
     params = (card.get("parameters") or {}).get("total", 0)
     wall = card.get("wall_time_s")
@@ -66,7 +66,7 @@ def card_markdown(name, card):
              f"- data: {(card.get('dataset') or {}).get('description', '')}",
              f"- {card.get('class')}, {params:,} parameters; {card.get('epochs')} epochs, {card.get('steps') or 0:,} "
              f"steps on {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")]
-    rows = [r for r in _measured(card) if not r[0].startswith("last training epoch")]
+    rows = measured(card, losses=False)
     lines += [f"- {what}: **{value}**" for what, value in rows[:3]]
     return "\n".join(lines)
 
