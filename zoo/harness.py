@@ -7,6 +7,10 @@ one run at a time (`run.lock`), `checkpoints/` (a killed run started again resum
 its newest checkpoint that proves itself; see zoo.runs), `log.csv` (every epoch, across
 resumes), `grids/` (a grid from fixed noise every epoch), `wall.json` (wall time across
 resumes).
+
+Every recipe takes `--devices N` (data-parallel training on the backend's own engine, see
+zoo.core.distribute; on torch the recipe starts itself again under torchrun) and
+`--precision` (a Keras mixed-precision policy).
 """
 
 import argparse
@@ -28,7 +32,31 @@ class RecipeParser(argparse.ArgumentParser):
         argv = [] if args is None else [str(a) for a in args]
         parsed = super().parse_args(argv, namespace)
         parsed.argv, parsed.recipe = argv, self.recipe
+        configure(parsed)
         return parsed
+
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def configure(args):
+    """Devices and precision, before any model is built. On torch, `--devices N` with N > 1 in a
+    process that torchrun did not start runs this same command again under torchrun, in N
+    processes, and exits with its status."""
+    import keras
+
+    from zoo.core import distribute
+
+    devices = getattr(args, "devices", 1)
+    if devices > 1 and keras.backend.backend() == "torch" and "WORLD_SIZE" not in os.environ:
+        import subprocess
+
+        command = distribute.launch_command(devices, sys.argv)
+        print(f"zoo: starting {devices} processes: {' '.join(shlex.quote(c) for c in command)}", file=sys.stderr)
+        raise SystemExit(subprocess.call(command))
+    distribute.setup(devices)
+    distribute.check_batch_size(getattr(args, "batch_size", None), "--batch-size")
+    keras.mixed_precision.set_global_policy(getattr(args, "precision", "float32"))
 
 
 def parser(name, description, epochs, batch_size, data):
@@ -46,6 +74,11 @@ def parser(name, description, epochs, batch_size, data):
     p.add_argument("--workdir", default=f"runs/{name}", help="checkpoints, logs, grids")
     p.add_argument("--out", default=None, help="preset directory to write (default: WORKDIR/preset)")
     p.add_argument("--fresh", action="store_true", help="ignore an earlier run's checkpoint in WORKDIR")
+    p.add_argument("--devices", type=int, default=1,
+                   help="train data-parallel on N devices (GPUs, or logical CPU devices); --batch-size is the "
+                        "global batch, split among them (README, 'Scaling out')")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="Keras dtype policy: mixed_* compute in bfloat16/float16 with float32 weights")
     p.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2, choices=(0, 1, 2),
                    help="Keras' fit output: 0 silent, 1 a bar (the default on a terminal), 2 a line per epoch "
                         "(the default in a pipe or log: no carriage returns or colour codes)")
@@ -118,13 +151,19 @@ def _start(workdir, fresh, model):
 
     from zoo.runs import LOCK, Checkpoints, WorkdirLock, atomic_write_json, read_rows, write_rows
 
-    lock = WorkdirLock(workdir).acquire()
-    atexit.register(lock.release)
-    if fresh:
-        for path in workdir.iterdir():
-            if path.name != LOCK:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    from zoo.core import distribute
+
+    if distribute.is_chief():  # one process holds the run folder (torch ranks > 0 only read it)
+        lock = WorkdirLock(workdir).acquire()
+        atexit.register(lock.release)
+        if fresh:
+            for path in workdir.iterdir():
+                if path.name != LOCK:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    distribute.barrier()
     meta = Checkpoints(workdir).restore(model)
+    if not distribute.is_chief():
+        return (meta["epoch"], 0.0) if meta else (0, 0.0)
     epochs, wall_s = (meta["epoch"], float(meta.get("wall_s") or 0.0)) if meta else (0, 0.0)
     rows = read_rows(workdir / "log.csv")
     if len(rows) > epochs:
@@ -148,18 +187,32 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
     `grid_every` epochs under WORKDIR/grids and WORKDIR/samples."""
     import keras
 
+    from zoo.core import distribute
+
     workdir = pathlib.Path(args.workdir)
     done, wall_s = _start(workdir, args.fresh, model)
     if not isinstance(x, keras.utils.PyDataset):
         fit_kwargs = {"batch_size": args.batch_size, "shuffle": True, **fit_kwargs}
+        n = len(keras.tree.flatten(x)[0])
+        keep = n - n % distribute.count()
+        if keep < n:  # so the last, partial batch divides among the devices too
+            print(f"zoo: training on {keep} of the {n} examples, a multiple of the {distribute.count()} devices",
+                  file=sys.stderr)
+            x = keras.tree.map_structure(lambda a: a[:keep], x)
+            if fit_kwargs.get("y") is not None:
+                fit_kwargs["y"] = keras.tree.map_structure(lambda a: a[:keep], fit_kwargs["y"])
     elif hasattr(x, "epoch"):
         x.epoch = done  # a dataset that draws by (seed, epoch, step) goes on where it was
+    chief = distribute.is_chief()
     try:
-        model.fit(x, epochs=args.epochs, initial_epoch=min(done, args.epochs), verbose=args.verbose,
-                  callbacks=_callbacks(model, workdir, wall_s, grid, grid_every, text), **fit_kwargs)
+        model.fit(x, epochs=args.epochs, initial_epoch=min(done, args.epochs), verbose=args.verbose if chief else 0,
+                  callbacks=_callbacks(model, workdir, wall_s, grid, grid_every, text) if chief else [],
+                  **fit_kwargs)
     except TrainingDiverged as e:
         raise TrainingDiverged(f"{e}; the last good checkpoint is kept in {workdir / 'checkpoints'} "
                                "(lower the learning rate, then run again to resume from it)") from None
+    if not chief:  # rank 0 alone measures the model and writes the preset
+        raise SystemExit(0)
     return read_log(workdir / "log.csv")
 
 
@@ -214,7 +267,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
         recipe=f"KERAS_BACKEND={keras.backend.backend()} python recipes/{script} {argv}".strip(),
         init=args.init, backend=keras.backend.backend(),
         epochs=len(next(iter(history.values()), [])), batch_size=args.batch_size,
-        steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations.value)),
+        steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
         wall_time_s=round(json.loads(wall.read_text())["seconds"], 1) if wall.exists() else None,
         machine=machine(), final_epoch_metrics=final, **card)
     for filename, content in pictures.items():

@@ -272,7 +272,7 @@ def save_preset(model, directory, **card):
 
     directory = pathlib.Path(directory)
     for variable in model.weights:
-        if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable.value))):
+        if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable))):
             raise PresetError(f"{model.name} has non-finite values in {variable.path}; refusing to save it as "
                               "a preset (train from the last good checkpoint)")
     directory.mkdir(parents=True, exist_ok=True)

@@ -170,6 +170,12 @@ def sha256(path):
     return digest.hexdigest()
 
 
+def _seed_states(model):
+    """The model's random-number state (its and its layers' `SeedGenerator`s), which
+    `save_weights` leaves out."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 class Checkpoints:
     """The checkpoints of a workdir: `save(model, epoch, wall_s)` and `restore(model)`."""
 
@@ -188,10 +194,11 @@ class Checkpoints:
         tmp = weights.with_name(f".{weights.name}.tmp.weights.h5")
         model.save_weights(tmp)
         os.replace(tmp, weights)
-        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations.value)) if model.optimizer else 0
+        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations)) if model.optimizer else 0
         atomic_write_json(weights.with_suffix("").with_suffix(".json"), {
             "epoch": epoch, "step": step, "sha256": sha256(weights), "weights": weights.name,
-            "wall_s": wall_s, "written": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            "wall_s": wall_s, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "seed_states": {v.path: keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(model)}})
         for old in self.sidecars()[KEEP:]:
             (self.dir / old.name.replace(".json", ".weights.h5")).unlink(missing_ok=True)
             old.unlink(missing_ok=True)
@@ -200,6 +207,9 @@ class Checkpoints:
         """Loads the newest checkpoint that proves itself; returns its sidecar (None where the
         workdir has no checkpoint). Falls back to older ones, saying why; refuses with the
         files and the way out when none can be trusted."""
+        import keras
+        import numpy as np
+
         problems = []
         for sidecar in self.sidecars():
             meta, problem = self._check(sidecar)
@@ -208,6 +218,10 @@ class Checkpoints:
                     if model.optimizer is not None and not model.optimizer.built:
                         model.optimizer.build(model.trainable_variables)
                     model.load_weights(self.dir / meta["weights"])
+                    states = meta.get("seed_states") or {}
+                    for v in _seed_states(model):  # the noise goes on where it was, as without the stop
+                        if v.path in states:
+                            v.assign(np.asarray(states[v.path], dtype=keras.backend.standardize_dtype(v.dtype)))
                 except Exception as e:  # noqa: BLE001  (h5py and Keras raise many kinds)
                     problem = f"cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
             if problem is None:

@@ -11,7 +11,12 @@ Model files write one `train_step(self, data)` in `keras.ops` and call
   jit-compiles it as a pure function. `stateless_step` runs the model's stateful
   step inside a `keras.StatelessScope` that maps every variable of the trainer's
   state (model, all optimizers, metrics, seed generators) to its traced value,
-  and reads the updated values back out.
+  and reads the updated values back out;
+* data parallelism (zoo.core.distribute sets it up): on JAX one SPMD program sees the
+  global batch and needs nothing here; under a TensorFlow `tf.distribute` strategy and
+  under `torch.distributed` every replica runs the step on its rows of the batch, so
+  `value_and_grad` averages the gradients over the replicas (`replica()`, `draw_rows`,
+  `shard`, `replica_mean`).
 """
 
 import contextlib
@@ -48,7 +53,25 @@ if BACKEND == "tensorflow":
         grads = tape.gradient(_split(out, has_aux), variables)
         # zeros for variables the loss does not reach (TF's own UnconnectedGradients.ZERO
         # fails on Keras variables, whose dtype is a string, inside a tf.function)
-        return out, [tf.zeros_like(v.value) if g is None else g for g, v in zip(grads, variables)]
+        grads = [tf.zeros_like(v.value) if g is None else g for g, v in zip(grads, variables)]
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # the global batch's mean gradient on every replica, before the optimizer's clipping
+            # sees it (the optimizers' own summing is switched off: `own_gradient_reduction`)
+            grads = context.all_reduce(tf.distribute.ReduceOp.MEAN, grads)
+        return out, grads
+
+    def _replica():
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return 0, 1
+        return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+    def own_gradient_reduction(optimizer):
+        """Keras' TF optimizer sums the gradients of the replicas in `apply`, after clipping;
+        zoo's `value_and_grad` has averaged them already, so the optimizer's sum is turned off."""
+        if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            optimizer._all_reduce_sum_gradients = lambda grads_and_vars: grads_and_vars
 
     def input_gradient(fn, x):
         with tf.GradientTape() as tape:
@@ -64,7 +87,32 @@ elif BACKEND == "torch":
         out = fn()
         grads = torch.autograd.grad(_split(out, has_aux), values, allow_unused=True)
         grads = [torch.zeros_like(v) if g is None else g for g, v in zip(grads, values)]
+        if _distributed():
+            grads = _all_reduce_mean(grads)
         return out, grads
+
+    def _distributed():
+        return torch.distributed.is_available() and torch.distributed.is_initialized() \
+            and torch.distributed.get_world_size() > 1
+
+    def _all_reduce_mean(tensors):
+        """The mean over the ranks of each tensor, in one all-reduce of one flat buffer."""
+        flat = torch.cat([t.detach().reshape(-1).to(torch.float32) for t in tensors])
+        torch.distributed.all_reduce(flat)
+        flat /= torch.distributed.get_world_size()
+        out, start = [], 0
+        for t in tensors:
+            out.append(flat[start:start + t.numel()].view(t.shape).to(t.dtype))
+            start += t.numel()
+        return out
+
+    def _replica():
+        if not _distributed():
+            return 0, 1
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+    def own_gradient_reduction(optimizer):
+        pass
 
     def input_gradient(fn, x):
         x = x.detach().requires_grad_(True) if not x.requires_grad else x
@@ -110,6 +158,12 @@ else:  # jax
 
     def input_gradient(fn, x):
         return jax.grad(lambda x_: fn(x_))(x)
+
+    def _replica():
+        return 0, 1  # keras.distribution: one program over the global batch
+
+    def own_gradient_reduction(optimizer):
+        pass
 
     def _state_variables(model, training):
         groups = [model.trainable_variables, model.non_trainable_variables]
@@ -186,6 +240,64 @@ def stateless_step(step, training):
         return logs, new_state
 
     return jax_step
+
+
+# -- data parallelism ------------------------------------------------------------------------
+def replica():
+    """(index, count) of the replica running this step: (0, 1) on one device and on JAX."""
+    return _replica()
+
+
+def draw_rows(draw, shape, **kwargs):
+    """`draw(shape, **kwargs)` (a `keras.random` function with `seed=`) for per-example
+    random numbers: rows = `shape[0]` of the batch. Each of N replicas draws the rows of the
+    whole global batch from the same seed state and keeps its own, so every replica's noise
+    differs, seed generators stay equal across replicas, and N devices draw what one device
+    draws for the same global batch."""
+    index, count = replica()
+    if count == 1:
+        return draw(shape, **kwargs)
+    rows = shape[0]
+    whole = draw((rows * count, *shape[1:]), **kwargs)
+    return keras.ops.slice(whole, (index * rows,) + (0,) * (len(shape) - 1), (rows, *shape[1:]))
+
+
+def shard(data):
+    """This torch rank's rows of a global batch (nested tuples/lists/dicts of arrays): rank r of
+    N takes the r-th of N near-equal slices. TensorFlow's strategy and JAX split the batch
+    themselves; elsewhere the data is returned as it is."""
+    if BACKEND != "torch" or not _distributed():
+        return data
+    index, count = _replica()
+
+    def rows(x):
+        if x is None or not hasattr(x, "shape") or len(x.shape) == 0:
+            return x
+        n = x.shape[0]
+        return x[index * n // count:(index + 1) * n // count]
+
+    return keras.tree.map_structure(rows, data)
+
+
+def replica_mean(logs):
+    """The step's logs averaged over the torch ranks (each computed its running means on its own
+    rows), so every rank reports the global numbers. Elsewhere, as given (TF's trainer averages
+    replicas' logs itself; JAX sees the global batch)."""
+    if BACKEND != "torch" or not _distributed():
+        return logs
+    keys = list(logs)
+    values = _all_reduce_mean([torch.as_tensor(keras.ops.convert_to_tensor(logs[k]), dtype=torch.float32).reshape(())
+                               for k in keys])
+    return dict(zip(keys, values))
+
+
+def broadcast_variables(variables):
+    """Rank 0's values of `variables`, on every torch rank (as DDP does at its start)."""
+    if BACKEND != "torch" or not _distributed():
+        return
+    with torch.no_grad():
+        for v in variables:
+            torch.distributed.broadcast(v.value.data, src=0)
 
 
 def stateless_normal(shape, seed, step):

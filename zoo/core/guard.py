@@ -43,14 +43,14 @@ class FiniteGuard(keras.callbacks.Callback):
             model.optimizer.build(model.trainable_variables)  # as the first step would: its slots exist from here
         backend.sync_state(model)
         state = list(model.variables) + (list(model.optimizer.variables) if model.optimizer else [])
-        snapshot = [(v, np.array(ops.convert_to_numpy(v.value))) for v in state]
+        snapshot = [(v, np.array(ops.convert_to_numpy(v))) for v in state]
         weights = {id(v) for v in model.variables}  # the model's own; optimizer settings are the user's
         bad = [v.path for v, value in snapshot
                if id(v) in weights and value.dtype.kind == "f" and not np.isfinite(value).all()]
         if bad:  # made so by the epoch's last step, which the next step's flag has not seen
             raise TrainingDiverged(f"training diverged by {where}: {_count('weight', bad)} non-finite"
                                    + (f"; put back the weights of {self.where}" if self.snapshot else ""))
-        step = int(ops.convert_to_numpy(model.optimizer.iterations.value)) if model.optimizer else 0
+        step = int(ops.convert_to_numpy(model.optimizer.iterations)) if model.optimizer else 0
         self.snapshot, self.where = snapshot, f"{where} (step {step})"
 
     def on_train_begin(self, logs=None):
@@ -71,7 +71,7 @@ class FiniteGuard(keras.callbacks.Callback):
                 if not np.all(np.isfinite(np.asarray(v, dtype="float64")))]
         backend.sync_state(self.model)
         names = [v.path for v in self.model.trainable_variables
-                 if not np.all(np.isfinite(ops.convert_to_numpy(v.value)))]
+                 if not np.all(np.isfinite(ops.convert_to_numpy(v)))]
         if names:
             what.append(f"{_count('weight', names)} non-finite (made so by an earlier step)")
         elif not what:

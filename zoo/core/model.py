@@ -14,7 +14,7 @@ import functools
 import keras
 import numpy as np
 
-from zoo.core import backend, guard
+from zoo.core import backend, distribute, guard
 from zoo.core.optimizers import OptimizerGroup
 from zoo.errors import TrainingDiverged
 
@@ -28,8 +28,8 @@ def _with_finite_flag(step):
     @functools.wraps(step)
     def train_step(self, data):
         given = guard.finite_flag([v.value for v in self.trainable_variables])  # computed now: torch updates in place
-        logs = step(self, data)
-        return {**logs, guard.FINITE: given * guard.finite_flag(list(logs.values()))}
+        logs = step(self, backend.shard(data))  # a torch rank's rows of the global batch
+        return backend.replica_mean({**logs, guard.FINITE: given * guard.finite_flag(list(logs.values()))})
 
     return train_step
 
@@ -49,6 +49,10 @@ class ZooModel(keras.Model):
         non-finite loss or weight stops it with `TrainingDiverged`, the weights of the last
         epoch end put back (zoo.core.guard)."""
         x = self._checked_data(x, y)
+        self._check_replicas(x, kwargs.get("batch_size"))
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        backend.broadcast_variables(self._state())  # torch ranks start from rank 0's state
         finite = guard.FiniteGuard()
         if isinstance(callbacks, keras.callbacks.CallbackList):
             callbacks.callbacks.insert(0, finite)
@@ -69,6 +73,23 @@ class ZooModel(keras.Model):
             if logs.pop(guard.FINITE, 1.0) != 1.0:
                 raise TrainingDiverged(f"training diverged: a loss or weight is non-finite after this batch ({logs})")
         return logs
+
+    def _state(self):
+        return list(self.variables) + (list(self.optimizer.variables) if self.optimizer is not None else [])
+
+    def _check_replicas(self, x, batch_size):
+        """On N devices the global batch, and the last, partial batch of arrays, must divide into N."""
+        n = distribute.count()
+        if n == 1:
+            return
+        if isinstance(x, keras.utils.PyDataset):
+            return  # a PyDataset's batches are checked as they come (backend.shard, Keras' own)
+        distribute.check_batch_size(32 if batch_size is None else batch_size)
+        arrays = guard.arrays(x)
+        if arrays and len(arrays[0]) % n:
+            raise distribute.DistributionError(
+                f"the training set's {len(arrays[0])} examples leave a last batch that does not divide among the "
+                f"{n} devices; give a multiple of {n} examples (the recipes drop the last {len(arrays[0]) % n})")
 
     # -- what fit accepts ------------------------------------------------------------------
     def _checked_data(self, x, y):
@@ -99,8 +120,15 @@ class ZooModel(keras.Model):
 
     # -- gradients --------------------------------------------------------------
     def value_and_grad(self, fn, variables, has_aux=False):
-        """`fn()` -> loss (or `(loss, aux)`); returns `(fn's output, grads)`."""
+        """`fn()` -> loss (or `(loss, aux)`); returns `(fn's output, grads)`. On several devices
+        the gradients are the global batch's: averaged over the replicas."""
         return backend.value_and_grad(fn, variables, has_aux=has_aux)
+
+    def draw(self, draw, shape, **kwargs):
+        """Per-example random numbers in a train step, `draw(shape, seed=self.seed_generator)`
+        for a `keras.random` function and a shape whose first axis is the batch: on N devices,
+        each replica's rows of what one device would draw for the global batch."""
+        return backend.draw_rows(draw, shape, seed=self.seed_generator, **kwargs)
 
     @staticmethod
     def input_gradient(fn, x):
@@ -130,7 +158,16 @@ class ZooModel(keras.Model):
         `model.optimizer[key]` is the optimizer of that part; the compile
         argument that sets it is named `f"{key}_optimizer"`.
         """
-        super().compile(optimizer=OptimizerGroup(parts), **kwargs)
+        self.compile_optimizer(OptimizerGroup(parts), **kwargs)
+
+    def compile(self, optimizer="rmsprop", **kwargs):
+        self.compile_optimizer(optimizer, **kwargs)
+
+    def compile_optimizer(self, optimizer, **kwargs):
+        super().compile(optimizer=optimizer, **kwargs)
+        members = self.optimizer.optimizers if isinstance(self.optimizer, OptimizerGroup) else [self.optimizer]
+        for member in members:
+            backend.own_gradient_reduction(member)
 
     def get_compile_config(self):
         if isinstance(getattr(self, "optimizer", None), OptimizerGroup):

@@ -52,7 +52,7 @@ class WassersteinGP:
         return -ops.mean(fake_logits)
 
     def gradient_penalty(self, model, D, real, fake):
-        eps = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), seed=model.seed_generator)
+        eps = model.draw(keras.random.uniform, (ops.shape(real)[0], 1, 1, 1))
         between = eps * real + (1.0 - eps) * fake
         grads = model.input_gradient(lambda x: ops.sum(D(x)), between)
         norms = ops.sqrt(ops.sum(grads ** 2, axis=(1, 2, 3)) + 1e-12)
@@ -144,7 +144,7 @@ class AdversarialModel(LatentImageModel):
         G = lambda z_: self.generator(with_cond(z_), training=True)  # noqa: E731
         D = lambda x_: self.discriminator(with_cond(x_), training=True)  # noqa: E731
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
-        noise = lambda: keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)  # noqa: E731
+        noise = lambda: self.draw(keras.random.normal, (ops.shape(real)[0], self.latent_dim))  # noqa: E731
 
         def g_loss_fn():
             fake = G(z)

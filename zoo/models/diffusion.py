@@ -101,7 +101,7 @@ class DiffusionModel(ImageGenerator):
         if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
             raise ValueError(f"{self.name} is class-conditional: fit it with (images, labels)")
         labels = ops.reshape(ops.cast(data[1], "int32"), (-1,))
-        drop = keras.random.uniform((batch,), seed=self.seed_generator) < self.cond_dropout
+        drop = self.draw(keras.random.uniform, (batch,)) < self.cond_dropout
         return [ops.where(drop, self.num_classes, labels)]
 
     def condition_for_sampling(self, settings, index):
@@ -116,8 +116,8 @@ class DiffusionModel(ImageGenerator):
     def _loss(self, data, training):
         x0 = self.images_in(data, self.image_shape)
         batch = ops.shape(x0)[0]
-        t = keras.random.randint((batch,), 0, self.timesteps, seed=self.seed_generator)
-        noise = keras.random.normal(ops.shape(x0), seed=self.seed_generator)
+        t = self.draw(keras.random.randint, (batch,), minval=0, maxval=self.timesteps)
+        noise = self.draw(keras.random.normal, ops.shape(x0))
         x_t = self.schedule.add_noise(x0, noise, t)
         condition = self.condition_of_batch(data, batch)
         return lambda: ops.mean(ops.square(self.network([x_t, t, *condition], training=training) - noise))

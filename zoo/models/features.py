@@ -110,7 +110,7 @@ class FeatureNet(FeatureExtractor):
         x = self.images_in(x, self.image_shape)
         labels = ops.reshape(ops.cast(labels, "int32"), (ops.shape(x)[0], -1))
         if self.rotation:
-            k = keras.random.randint((ops.shape(x)[0],), 0, 4, seed=self.seed_generator)
+            k = self.draw(keras.random.randint, (ops.shape(x)[0],), minval=0, maxval=4)
             x = rotate(x, k)
             labels = ops.concatenate([labels, k[:, None]], axis=1)
         heads = list(self.heads)

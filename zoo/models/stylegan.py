@@ -332,7 +332,7 @@ class StyleGAN(AdversarialModel):
     def fake_images(self, batch):
         """G's images of a training step, with style mixing and random noise; also the
         first w (for w_avg)."""
-        normal = lambda shape: keras.random.normal(shape, seed=self.seed_generator)  # noqa: E731
+        normal = lambda shape: self.draw(keras.random.normal, shape)  # noqa: E731
         mapping = self.generator.mapping
         w = mapping(normal((batch, self.latent_dim)))
         w_mix = mapping(normal((batch, self.latent_dim)))
@@ -346,7 +346,7 @@ class StyleGAN(AdversarialModel):
     def augment(self, images):
         if not self.xflip:
             return images
-        flip = keras.random.uniform((ops.shape(images)[0], 1, 1, 1), seed=self.seed_generator) < 0.5
+        flip = self.draw(keras.random.uniform, (ops.shape(images)[0], 1, 1, 1)) < 0.5
         return ops.where(flip, ops.flip(images, axis=2), images)
 
     def train_step(self, data):

@@ -94,13 +94,13 @@ class VAE(LatentImageModel):
     def targets_in(self, data):
         x = (self.images_in(data, self.image_shape) + 1.0) / 2.0  # [0, 1]
         if self.binarize:
-            u = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
+            u = self.draw(keras.random.uniform, ops.shape(x))
             x = ops.cast(u < x, "float32")
         return x
 
     def losses_of(self, x, training):
         mean, log_var = self.encoder(x, training=training)
-        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        eps = self.draw(keras.random.normal, ops.shape(mean))
         logits = self.decoder(mean + ops.exp(0.5 * log_var) * eps, training=training)
         reconstruction = ops.mean(bernoulli_nll(x, logits))
         kl = ops.mean(gaussian_kl(mean, log_var))
