@@ -29,10 +29,11 @@ def digits(mnist_tiny):
     return np.load(mnist_tiny)["x_train"][..., None]
 
 
-def run(args, backend=None, check=True, timeout=600, **kwargs):
-    """Runs `python args...` in a fresh process, optionally on another backend."""
+def run(args, backend=None, check=True, timeout=600, env=None, **kwargs):
+    """Runs `python args...` in a fresh process, optionally on another backend, with `env`'s
+    variables added to this process's."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               TF_CPP_MIN_LOG_LEVEL="3")
+               TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     if backend:
         env["KERAS_BACKEND"] = backend
     proc = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
