@@ -170,6 +170,9 @@ def render(card, files=()):
             f"| Keras | {card.get('keras_version')} |", ""]
     if card.get("init"):
         out.insert(-1, f"| started from | {card['init']} |")
+    if card.get("devices", 1) != 1 or card.get("precision", "float32") != "float32":
+        out.insert(-1, f"| devices / precision | {card.get('devices', 1)} (data-parallel) / "
+                       f"{card.get('precision', 'float32')} |")
     rows = measured(card)
     if rows:
         out += ["## Measured", "", "| what | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows] + [""]

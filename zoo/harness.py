@@ -252,6 +252,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
 
     from zoo import viz
     from zoo.cards import write_card
+    from zoo.core import distribute
     from zoo.registry import save_preset
     from zoo.runs import atomic_write
 
@@ -269,7 +270,8 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
         epochs=len(next(iter(history.values()), [])), batch_size=args.batch_size,
         steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
         wall_time_s=round(json.loads(wall.read_text())["seconds"], 1) if wall.exists() else None,
-        machine=machine(), final_epoch_metrics=final, **card)
+        machine=machine(), final_epoch_metrics=final, devices=distribute.count(),
+        precision=keras.mixed_precision.global_policy().name, **card)
     for filename, content in pictures.items():
         if isinstance(content, str):
             atomic_write(preset / filename, content)

@@ -83,3 +83,10 @@ def conv2d(x, kernel, padding="same"):
         if y is not None:
             return y
     return ops.conv(x, kernel, strides=1, padding=padding)
+
+
+def float32_under_mixed():
+    """The dtype for a layer that must compute in float32 (attention, whose softmax Keras'
+    MultiHeadAttention takes in its compute dtype): "float32" under a mixed-precision policy,
+    else None (the global policy)."""
+    return "float32" if keras.mixed_precision.global_policy().name.startswith("mixed_") else None

@@ -279,7 +279,14 @@ def save_preset(model, directory, **card):
     config = keras.saving.serialize_keras_object(model)
     for key in ("compile_config", "build_config"):
         config.pop(key, None)
-    clean = keras.saving.deserialize_keras_object(config)
+    if "dtype" in config.get("config", {}):
+        config["config"]["dtype"] = "float32"  # a preset is float32; mixed precision was a way to train it
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        clean = keras.saving.deserialize_keras_object(config)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
     clean.set_weights(model.get_weights())
     tmp = directory / f".{WEIGHTS}.{os.getpid()}.tmp.weights.h5"
     clean.save_weights(tmp)

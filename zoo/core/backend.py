@@ -57,7 +57,7 @@ if BACKEND == "tensorflow":
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             # the global batch's mean gradient on every replica, before the optimizer's clipping
-            # sees it (the optimizers' own summing is switched off: `own_gradient_reduction`)
+            # sees it (the optimizers' own summing is switched off: `prepare_optimizer`)
             grads = context.all_reduce(tf.distribute.ReduceOp.MEAN, grads)
         return out, grads
 
@@ -67,7 +67,7 @@ if BACKEND == "tensorflow":
             return 0, 1
         return context.replica_id_in_sync_group, context.num_replicas_in_sync
 
-    def own_gradient_reduction(optimizer):
+    def prepare_optimizer(optimizer):
         """Keras' TF optimizer sums the gradients of the replicas in `apply`, after clipping;
         zoo's `value_and_grad` has averaged them already, so the optimizer's sum is turned off."""
         if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
@@ -111,7 +111,7 @@ elif BACKEND == "torch":
             return 0, 1
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
-    def own_gradient_reduction(optimizer):
+    def prepare_optimizer(optimizer):
         pass
 
     def input_gradient(fn, x):
@@ -162,8 +162,24 @@ else:  # jax
     def _replica():
         return 0, 1  # keras.distribution: one program over the global batch
 
-    def own_gradient_reduction(optimizer):
-        pass
+    def prepare_optimizer(optimizer):
+        """A `LossScaleOptimizer`'s stateful `apply` updates its scale inside `ops.cond`
+        branches, which leak traced values out of a StatelessScope on JAX; inside zoo's step
+        it runs Keras' own `stateless_apply` instead and writes the new values into the scope."""
+        if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return
+        stateful_apply = optimizer.apply
+
+        def apply(grads, trainable_variables=None):
+            if not _scopes or trainable_variables is None:
+                return stateful_apply(grads, trainable_variables)
+            scope, variables, state = _scopes[-1], list(trainable_variables), list(optimizer.variables)
+            new_values, new_state = optimizer.stateless_apply(
+                [scope.get_current_value(v) for v in state], grads, [scope.get_current_value(v) for v in variables])
+            for v, value in zip(variables + state, list(new_values) + list(new_state)):
+                v.assign(value)
+
+        optimizer.apply = apply
 
     def _state_variables(model, training):
         groups = [model.trainable_variables, model.non_trainable_variables]

@@ -13,6 +13,7 @@ import functools
 
 import keras
 import numpy as np
+from keras import ops
 
 from zoo.core import backend, distribute, guard
 from zoo.core.optimizers import OptimizerGroup
@@ -121,8 +122,20 @@ class ZooModel(keras.Model):
     # -- gradients --------------------------------------------------------------
     def value_and_grad(self, fn, variables, has_aux=False):
         """`fn()` -> loss (or `(loss, aux)`); returns `(fn's output, grads)`. On several devices
-        the gradients are the global batch's: averaged over the replicas."""
-        return backend.value_and_grad(fn, variables, has_aux=has_aux)
+        the gradients are the global batch's: averaged over the replicas. With a
+        `LossScaleOptimizer` (mixed_float16) for these variables, the loss is scaled before
+        differentiation (the optimizer unscales the gradients); `fn`'s output is returned as is."""
+        optimizer = self._optimizer_of(variables)
+        if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return backend.value_and_grad(fn, variables, has_aux=has_aux)
+
+        def scaled():
+            out = fn()
+            loss = out[0] if has_aux else out
+            return optimizer.scale_loss(ops.cast(loss, "float32")), out
+
+        (_, out), grads = backend.value_and_grad(scaled, variables, has_aux=True)
+        return out, grads
 
     def draw(self, draw, shape, **kwargs):
         """Per-example random numbers in a train step, `draw(shape, seed=self.seed_generator)`
@@ -164,10 +177,28 @@ class ZooModel(keras.Model):
         self.compile_optimizer(optimizer, **kwargs)
 
     def compile_optimizer(self, optimizer, **kwargs):
+        """Keras' compile, with what several devices and float16 need: under the mixed_float16
+        policy every optimizer (each member of a group: Keras would wrap the group itself) is a
+        `LossScaleOptimizer`, which `value_and_grad` scales the loss for, and which skips a step
+        whose gradients overflowed and lowers its scale."""
+        float16 = keras.mixed_precision.global_policy().name == "mixed_float16"
+        if isinstance(optimizer, OptimizerGroup):
+            if float16:
+                optimizer.wrap_members(keras.optimizers.LossScaleOptimizer)
+            kwargs["auto_scale_loss"] = False
         super().compile(optimizer=optimizer, **kwargs)
         members = self.optimizer.optimizers if isinstance(self.optimizer, OptimizerGroup) else [self.optimizer]
         for member in members:
-            backend.own_gradient_reduction(member)
+            backend.prepare_optimizer(member)
+            if isinstance(member, keras.optimizers.LossScaleOptimizer):
+                backend.prepare_optimizer(member.inner_optimizer)
+
+    def _optimizer_of(self, variables):
+        """The optimizer that updates `variables` (a group's member, found by its variables)."""
+        optimizer = getattr(self, "optimizer", None)
+        if isinstance(optimizer, OptimizerGroup):
+            return optimizer.owner_of(variables)
+        return optimizer
 
     def get_compile_config(self):
         if isinstance(getattr(self, "optimizer", None), OptimizerGroup):

@@ -35,6 +35,18 @@ class OptimizerGroup(keras.optimizers.Optimizer):
         under `optimizers`.)"""
         return dict(self._members)
 
+    def wrap_members(self, wrapper):
+        """Replaces each member `opt` by `wrapper(opt)` (a `LossScaleOptimizer`), before building."""
+        self._members = {key: opt if isinstance(opt, wrapper) else wrapper(opt) for key, opt in self._members.items()}
+
+    def owner_of(self, variables):
+        """The member whose part holds `variables` (the first of them decides)."""
+        first = id(next(iter(variables)))
+        for key, opt in self._members.items():
+            if any(id(v) == first for v in self._targets[key]()):
+                return opt
+        return None
+
     @property
     def optimizers(self):
         return list(self._members.values())

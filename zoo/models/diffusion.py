@@ -120,7 +120,8 @@ class DiffusionModel(ImageGenerator):
         noise = self.draw(keras.random.normal, ops.shape(x0))
         x_t = self.schedule.add_noise(x0, noise, t)
         condition = self.condition_of_batch(data, batch)
-        return lambda: ops.mean(ops.square(self.network([x_t, t, *condition], training=training) - noise))
+        eps = lambda: ops.cast(self.network([x_t, t, *condition], training=training), "float32")  # noqa: E731
+        return lambda: ops.mean(ops.square(eps() - noise))
 
     def train_step(self, data):
         variables = self.trainable_variables

@@ -116,7 +116,7 @@ class FeatureNet(FeatureExtractor):
         heads = list(self.heads)
 
         def loss_fn():
-            out = self(x, training=training)
+            out = {h: ops.cast(v, "float32") for h, v in self(x, training=training).items()}
             results = [masked_loss_and_accuracy(labels[:, i], out[h]) for i, h in enumerate(heads)]
             return sum(r[0] for r in results), [r[1] for r in results]
 

@@ -112,7 +112,7 @@ class GPT(TextGenerator):
     def next_token_loss(self, data, training):
         x, y = data
         self.check_tokens(x)
-        logits = self(x, training=training)
+        logits = ops.cast(self(x, training=training), "float32")  # softmax in float32 under mixed precision
         return ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
 
     def logs(self, loss):

@@ -352,7 +352,7 @@ class StyleGAN(AdversarialModel):
     def train_step(self, data):
         real = self.augment(self.images_in(data, self.image_shape))
         batch = ops.shape(real)[0]
-        D, loss = self.discriminator, self.loss_fn
+        D, loss = (lambda x_: ops.cast(self.discriminator(x_), "float32")), self.loss_fn  # float32 logits under mixed precision
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
         regularize = ops.equal(self.optimizer["d"].iterations % loss.interval, 0)
 

@@ -99,9 +99,9 @@ class VAE(LatentImageModel):
         return x
 
     def losses_of(self, x, training):
-        mean, log_var = self.encoder(x, training=training)
+        mean, log_var = (ops.cast(t, "float32") for t in self.encoder(x, training=training))  # float32 under mixed precision
         eps = self.draw(keras.random.normal, ops.shape(mean))
-        logits = self.decoder(mean + ops.exp(0.5 * log_var) * eps, training=training)
+        logits = ops.cast(self.decoder(mean + ops.exp(0.5 * log_var) * eps, training=training), "float32")
         reconstruction = ops.mean(bernoulli_nll(x, logits))
         kl = ops.mean(gaussian_kl(mean, log_var))
         return reconstruction + self.beta * kl, (reconstruction, kl)

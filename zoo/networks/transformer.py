@@ -46,6 +46,9 @@ class CausalSelfAttention(layers.Layer):
         batch, length, dim = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
         run = call_layer if cache is not None else (lambda layer, y: layer(y))  # token by token: call_layer
         heads = ops.reshape(run(self.qkv, x), (batch, length, 3, self.num_heads, self.head_dim))
+        mixed = keras.backend.standardize_dtype(heads.dtype) != "float32"
+        if mixed:  # scores and softmax in float32 under mixed precision
+            heads = ops.cast(heads, "float32")
         q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
         if cache is not None:
             keys = ops.slice_update(cache[0], (0, index, 0, 0), k)
@@ -53,7 +56,8 @@ class CausalSelfAttention(layers.Layer):
             positions = index + ops.arange(length)
             mask = ops.arange(keys.shape[1])[None, :] <= positions[:, None]  # (length, max_len)
             y = ops.dot_product_attention(q, keys, values, mask=mask[None, None])
-            return run(self.out, ops.reshape(y, (batch, length, dim))), (keys, values)
+            y = ops.reshape(y, (batch, length, dim))
+            return run(self.out, ops.cast(y, x.dtype) if mixed else y), (keys, values)
         if mask is not None:
             keep = ops.cast(mask, "bool")[:, None, None, :]  # (batch, 1, 1, length): keys to attend to
             if self.causal:
@@ -61,7 +65,8 @@ class CausalSelfAttention(layers.Layer):
             y = ops.dot_product_attention(q, k, v, mask=keep)
         else:
             y = ops.dot_product_attention(q, k, v, is_causal=self.causal)
-        return self.drop(self.out(ops.reshape(y, (batch, length, dim))), training=training)
+        y = ops.reshape(y, (batch, length, dim))
+        return self.drop(self.out(ops.cast(y, x.dtype) if mixed else y), training=training)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout, "causal": self.causal}

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.layers import Conv2D, GroupNormalization
+from zoo.layers import Conv2D, GroupNormalization, float32_under_mixed
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -80,11 +80,12 @@ def attention_block(x, num_heads=4, context=None, context_mask=None):
     height, width, channels = x.shape[1:]
     h = layers.Reshape((height * width, channels))(_group_norm(channels)(x))
     if context is None:
-        h = layers.MultiHeadAttention(num_heads, channels // num_heads)(h, h)
+        h = layers.MultiHeadAttention(num_heads, channels // num_heads, dtype=float32_under_mixed())(h, h)
     else:
         mask = None if context_mask is None else ops.cast(
             ops.repeat(context_mask[:, None, :], height * width, axis=1), "bool")
-        h = layers.MultiHeadAttention(num_heads, channels // num_heads)(h, context, attention_mask=mask)
+        h = layers.MultiHeadAttention(num_heads, channels // num_heads, dtype=float32_under_mixed())(
+            h, context, attention_mask=mask)
     return x + layers.Reshape((height, width, channels))(h)
 
 
