@@ -27,6 +27,12 @@ each model's FLOPs per train step (counted from its layers; a multiply-add is 2 
 a step counts forward + backward as 3x the forward pass: DCGAN/GAN 3G + 8D, since D
 runs forward and backward on fake images in the G update and on real + fake images in the
 D update; DDPM 3U) give the utilization. Results: benchmarks/results/backends.{md,json,png}.
+
+Mixed precision: `--precision float32 mixed_bfloat16 --name precision` runs every configuration
+under each Keras policy; the native PyTorch references run their step under
+`torch.autocast("cpu", torch.bfloat16)` (the native JAX ones have no bf16 variant). Each bf16
+row also gives its speed-up over the same configuration in float32, measured in the same run,
+and the report names the CPU's bf16/AMX/AVX-512 flags (results/precision.{md,json,png}).
 """
 
 import argparse
@@ -148,7 +154,8 @@ def timed_runs(run_steps, warmup, steps, repeats):
 def worker(args):
     kind, backend, options = CONFIGS[args.config]
     spec = MODELS[args.model]
-    out = {"model": args.model, "config": args.config, "backend": backend, "batch": spec["batch"]}
+    out = {"model": args.model, "config": args.config, "backend": backend, "batch": spec["batch"],
+           "precision": args.precision}
 
     if kind == "native":
         if args.model not in NATIVE:
@@ -158,6 +165,10 @@ def worker(args):
         sizes = {key: value for key, value in spec.items() if key != "batch"}
         options = options if backend == "torch" else {}
         step = native.STEPS[args.model][backend](batch=spec["batch"], **sizes, **options)
+        if args.precision != "float32":
+            if backend != "torch" or args.precision != "mixed_bfloat16":
+                raise SystemExit(f"the native {backend} reference has no {args.precision} variant")
+            step = native.autocast_bf16(step)
         first, per_step = timed_runs(lambda n: [step() for _ in range(n)], args.warmup, args.steps, args.repeats)
         if hasattr(step, "sample"):  # the native KV-cache sampling loop
             step.sample(TEXTS, NEW_CHARS)
@@ -170,6 +181,7 @@ def worker(args):
 
         from zoo.tasks import TextGenerator
 
+        keras.mixed_precision.set_global_policy(args.precision)
         model = build_keras(args.model)
         model.compile(jit_compile=options["jit_compile"])
         batch, text = spec["batch"], isinstance(model, TextGenerator)
@@ -247,38 +259,55 @@ def machine():
     return describe()
 
 
-def run_config(model, config, args):
+def cpu_flags():
+    """The CPU's flags that decide low-precision speed (bf16/fp16/AMX/AVX-512 ones), from /proc/cpuinfo."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                return sorted(f for f in line.split(":", 1)[1].split()
+                              if any(k in f for k in ("bf16", "fp16", "amx", "avx512f", "avx512_vnni")))
+    except OSError:
+        pass
+    return []
+
+
+def run_config(model, config, args, precision="float32"):
     env = dict(os.environ, KERAS_BACKEND=CONFIGS[config][1], TF_CPP_MIN_LOG_LEVEL="3")
     cmd = [sys.executable, "-m", "benchmarks.backends", "--worker", "--model", model, "--config", config,
-           "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+           "--precision", precision]
     start = time.time()
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT)
     except subprocess.TimeoutExpired:
-        return {"model": model, "config": config, "error": f"timed out after {args.timeout}s"}
+        return {"model": model, "config": config, "precision": precision, "error": f"timed out after {args.timeout}s"}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
             result["wall_s"] = round(time.time() - start, 1)
             return result
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-    return {"model": model, "config": config, "error": tail[0][:300]}
+    return {"model": model, "config": config, "precision": precision, "error": tail[0][:300]}
 
 
 def add_ratios(results, peak):
-    by = {(r["model"], r["config"]): r for r in results if "error" not in r}
+    by = {(r["model"], r["config"], r.get("precision", "float32")): r for r in results if "error" not in r}
     for r in results:
         if "error" in r:
             continue
-        ref = by.get((r["model"], REFERENCE.get(r["config"], "")))
+        precision = r.get("precision", "float32")
+        ref = by.get((r["model"], REFERENCE.get(r["config"], ""), precision))
         if ref:
             r["vs_native"] = {"reference": ref["config"], "speed_ratio": round(ref["step_ms"] / r["step_ms"], 3)}
+        plain = by.get((r["model"], r["config"], "float32"))
+        if precision != "float32" and plain:
+            r["vs_float32"] = round(plain["step_ms"] / r["step_ms"], 3)
         if r.get("flops_per_step"):
             r["gflops_per_s"] = round(r["flops_per_step"] / (r["step_ms"] / 1000) / 1e9, 1)
             r["utilization"] = round(r["gflops_per_s"] / max(peak.values()), 3)
     # the natives have the same FLOPs as their Keras twin
     for r in results:
-        twin = by.get((r["model"], "keras-torch"))
+        twin = by.get((r["model"], "keras-torch", r.get("precision", "float32")))
         if "error" not in r and "flops_per_step" not in r and twin and twin.get("flops_per_step"):
             r["flops_per_step"] = twin["flops_per_step"]
             r["gflops_per_s"] = round(r["flops_per_step"] / (r["step_ms"] / 1000) / 1e9, 1)
@@ -287,19 +316,22 @@ def add_ratios(results, peak):
 
 def markdown(report):
     lines = [f"# Backends compared ({report['date']})", "", f"Machine: {report['machine']}", "",
+             f"CPU flags for low precision: {' '.join(report.get('cpu_flags', [])) or 'not recorded'}", "",
              "Matmul peak (float32 2048², best of 5): "
              + ", ".join(f"{k} {v} GFLOP/s" for k, v in report["matmul_peak_gflops"].items()),
              f"; settings: {report['settings']}", "",
              "| model | configuration | train step ms, median (min–max) | samples/s | vs native | "
              "first step s | GFLOP/s (utilization) | sampling | peak RSS MiB |",
              "|---|---|---|---|---|---|---|---|---|"]
+    mixed = any(r.get("precision", "float32") != "float32" for r in report["results"])
     for r in report["results"]:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['config']} | failed: {r['error']} | | | | | | |")
+            lines.append(f"| {r['model']} | {label(r, mixed)} | failed: {r['error']} | | | | | | |")
             continue
         ratio = r.get("vs_native")
+        speedup = f" ({r['vs_float32']:.2f}× its float32)" if "vs_float32" in r else ""
         lines.append(
-            f"| {r['model']} | {r['config']} | {r['step_ms']} ({r['step_ms_min']}–{r['step_ms_max']}) | "
+            f"| {r['model']} | {label(r, mixed)} | {r['step_ms']} ({r['step_ms_min']}–{r['step_ms_max']}){speedup} | "
             f"{r['samples_per_s']} | "
             + (f"{ratio['speed_ratio']:.2f}× {ratio['reference']}" if ratio else "—")
             + f" | {r['first_step_s']} | "
@@ -315,6 +347,11 @@ def markdown(report):
                   + " (the machine line and the matmul peak above are the latest run's). Compare ratios within "
                   "one model's rows: they come from one run on one machine."]
     return "\n".join(lines) + "\n"
+
+
+def label(row, mixed):
+    precision = row.get("precision", "float32")
+    return f"{row['config']} {'bf16' if precision == 'mixed_bfloat16' else precision}" if mixed else row["config"]
 
 
 def sampling_cell(sampling):
@@ -335,7 +372,7 @@ def chart(report, path):
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False)
     for ax, model in zip(axes[0], models):
         rows = [r for r in report["results"] if r["model"] == model and "error" not in r]
-        names = [r["config"] for r in rows]
+        names = [label(r, any(x.get("precision", "float32") != "float32" for x in rows)) for r in rows]
         ax.barh(names, [r["samples_per_s"] for r in rows],
                 xerr=[[max(0.0, r["samples_per_s"] - r["batch"] / (r["step_ms_max"] / 1000)) for r in rows],
                       [max(0.0, r["batch"] / (r["step_ms_min"] / 1000) - r["samples_per_s"]) for r in rows]],
@@ -358,6 +395,10 @@ def main(argv=None):
     p.add_argument("--timeout", type=int, default=600, help="seconds per configuration")
     p.add_argument("--quick", action="store_true", help="steps 2, warmup 2, repeats 2")
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--name", default="backends", help="the result files' name: OUT/NAME.{md,json,png}")
+    p.add_argument("--precision", nargs="+", default=["float32"],
+                   choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                   help="Keras dtype policies to run each configuration under")
     p.add_argument("--merge", action="store_true",
                    help="keep the rows of models not run now from the backends.json in --out (each row "
                         "keeps its run's date; ratios are always within one model's run)")
@@ -366,6 +407,7 @@ def main(argv=None):
     p.add_argument("--config", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
+        args.precision = args.precision[0]
         return worker(args)
     if args.quick:
         args.steps, args.warmup, args.repeats = 2, 2, 2
@@ -376,16 +418,19 @@ def main(argv=None):
         for config in args.configs:
             if CONFIGS[config][0] == "native" and model not in NATIVE:
                 continue
-            r = run_config(model, config, args)
-            print(json.dumps(r), flush=True)
-            results.append(r)
+            for precision in args.precision:
+                if precision != "float32" and config == "native-jax":
+                    continue  # no bf16 variant
+                r = run_config(model, config, args, precision)
+                print(json.dumps(r), flush=True)
+                results.append(r)
     add_ratios(results, peak)
     today, where = datetime.date.today().isoformat(), machine()
     for r in results:
         r["date"], r["machine"] = today, where
     out = pathlib.Path(args.out)
-    if args.merge and (out / "backends.json").exists():
-        earlier = json.loads((out / "backends.json").read_text())
+    if args.merge and (out / f"{args.name}.json").exists():
+        earlier = json.loads((out / f"{args.name}.json").read_text())
         def where_run(r):  # a row from before rows kept their machine: the file's, if it is of that run
             return r.get("machine") or (earlier["machine"] if r.get("date", earlier["date"]) == earlier["date"]
                                         else "machine not recorded")
@@ -393,15 +438,15 @@ def main(argv=None):
         kept = [dict(r, date=r.get("date", earlier["date"]), machine=where_run(r))
                 for r in earlier["results"] if r["model"] not in args.models]
         results = kept + results
-    report = {"date": today, "machine": where, "python": platform.python_version(),
+    report = {"date": today, "machine": where, "cpu_flags": cpu_flags(), "python": platform.python_version(),
               "matmul_peak_gflops": peak, "results": results, "total_s": round(time.time() - start),
               "settings": f"steps {args.steps} x repeats {args.repeats} after warmup {args.warmup}"}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "backends.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "backends.md").write_text(markdown(report))
-    chart(report, out / "backends.png")
+    (out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{args.name}.md").write_text(markdown(report))
+    chart(report, out / f"{args.name}.png")
     print(markdown(report))
-    print(f"wrote {out}/backends.{{md,json,png}} in {report['total_s']} s")
+    print(f"wrote {out}/{args.name}.{{md,json,png}} in {report['total_s']} s")
 
 
 if __name__ == "__main__":

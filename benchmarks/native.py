@@ -527,6 +527,19 @@ def jax_gpt_step(vocab=65, block=128, layers=4, heads=4, dim=128, batch=32, seed
     return step
 
 
+def autocast_bf16(step):
+    """A native torch step run under `torch.autocast("cpu", torch.bfloat16)` (forward, loss and
+    backward; the float32 parameters and optimizer are untouched), PyTorch's own mixed precision."""
+    import torch
+
+    def bf16_step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return step()
+
+    bf16_step.__dict__.update(step.__dict__)
+    return bf16_step
+
+
 # The native steps by model and backend, called with the batch size and the preset's sizes
 # (benchmarks/backends.py's MODELS) and, on torch, the layout/compile options.
 STEPS = {

@@ -93,3 +93,22 @@ def test_preset_trained_in_mixed_precision_loads_as_float32(digits, tmp_path):
     copy.set_weights(model.get_weights())
     z = np.random.default_rng(0).standard_normal((4, 16)).astype("float32")
     np.testing.assert_array_equal(loaded.decode(z), copy.decode(z))
+
+
+@pytest.mark.parametrize("kind", ["Conv2D", "Conv2DTranspose"])
+def test_bfloat16_convolutions_equal_keras(kind):
+    """zoo's convolutions in bfloat16 (on torch, the channels_last kernels) give Keras' result."""
+    from keras import layers
+
+    import zoo.layers
+
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 6)).astype("float32")
+    with policy("mixed_bfloat16"):
+        ours = getattr(zoo.layers, kind)(5, 3, strides=2, padding="same")
+        theirs = getattr(layers, kind)(5, 3, strides=2, padding="same")
+        ours.build(x.shape)
+        theirs.build(x.shape)
+        theirs.set_weights(ours.get_weights())
+        y, expected = ours(x), theirs(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    np.testing.assert_allclose(numpy(y).astype("float32"), numpy(expected).astype("float32"), atol=0.05, rtol=0.02)
