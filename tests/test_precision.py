@@ -45,6 +45,10 @@ def test_bfloat16_diffusion_and_gpt_learn(digits):
         ids = np.tile(np.arange(8), 40)  # a cycle: each token predicts the next
         windows = np.stack([ids[i:i + 17] for i in range(0, 256, 2)])
         gpt_losses = gpt.fit(windows[:, :-1], windows[:, 1:], batch_size=32, epochs=4, verbose=0).history["loss"]
+        images = ddpm.generate(2, seed=0, steps=3, progress=False)  # the samplers' arithmetic stays float32
+        text = gpt.generate("a", 1, seed=0, max_new_tokens=8)
+    assert images.dtype == np.uint8 and images.shape == (2, 28, 28, 1)
+    assert len(text[0] if isinstance(text, list) else text) >= 8
     assert ddpm_losses[-1] < 0.9 * ddpm_losses[0], ddpm_losses
     assert gpt_losses[-1] < 0.7 * gpt_losses[0], gpt_losses
 

@@ -154,7 +154,7 @@ class DiffusionModel(ImageGenerator):
         inputs = [("x_t", (None, *self.image_shape), "float32"), ("t", (None,), "int32")]
         if self.num_classes:
             inputs.append(("labels", (None,), "int32"))
-        return (inputs, lambda *tensors: self.ema_network(list(tensors), training=False),
+        return (inputs, lambda *tensors: ops.cast(self.ema_network(list(tensors), training=False), "float32"),
                 f"the denoiser: x_t float32 (N, {shape}) and t int32 (N,) in [0, {self.timesteps - 1}]"
                 + (f" and labels int32 (N,) in [0, {self.num_classes - 1}]" if self.num_classes else "")
                 + f" -> the predicted noise eps float32 (N, {shape}); {self.schedule.kind} schedule, "
@@ -208,10 +208,11 @@ class DiffusionModel(ImageGenerator):
 
             def eps_of(x, t, condition, scale):
                 t = ops.broadcast_to(t, (ops.shape(x)[0],))
-                if not guided:
-                    return network([x, t, *condition[0]], training=False)
+                if not guided:  # the sampler's arithmetic in float32, also for a mixed-precision network
+                    return ops.cast(network([x, t, *condition[0]], training=False), "float32")
                 both = [ops.concatenate([c, u], axis=0) for c, u in zip(*condition)]
-                eps = network([ops.concatenate([x, x], 0), ops.concatenate([t, t], 0), *both], training=False)
+                eps = ops.cast(network([ops.concatenate([x, x], 0), ops.concatenate([t, t], 0), *both],
+                                       training=False), "float32")
                 eps_c, eps_u = ops.split(eps, 2, axis=0)
                 return eps_u + scale * (eps_c - eps_u)
 

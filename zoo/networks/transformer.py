@@ -51,11 +51,14 @@ class CausalSelfAttention(layers.Layer):
             heads = ops.cast(heads, "float32")
         q, k, v = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
         if cache is not None:
+            if mixed:  # the cache is in the compute dtype (Layer.__call__ casts it); attention in float32
+                k, v = ops.cast(k, cache[0].dtype), ops.cast(v, cache[1].dtype)
             keys = ops.slice_update(cache[0], (0, index, 0, 0), k)
             values = ops.slice_update(cache[1], (0, index, 0, 0), v)
             positions = index + ops.arange(length)
             mask = ops.arange(keys.shape[1])[None, :] <= positions[:, None]  # (length, max_len)
-            y = ops.dot_product_attention(q, keys, values, mask=mask[None, None])
+            attend = (lambda t: ops.cast(t, "float32")) if mixed else (lambda t: t)
+            y = ops.dot_product_attention(q, attend(keys), attend(values), mask=mask[None, None])
             y = ops.reshape(y, (batch, length, dim))
             return run(self.out, ops.cast(y, x.dtype) if mixed else y), (keys, values)
         if mask is not None:
