@@ -227,3 +227,24 @@ def test_a_checkpoint_restores_both_optimizers(digits, tmp_path, recwarn):
         assert len(saved) == len(loaded) and int(numpy(again.optimizer[key].iterations)) == 3
         for a, b in zip(saved, loaded):
             np.testing.assert_array_equal(numpy(a), numpy(b))
+
+
+def test_clipnorm_clips_each_gradient_as_keras_does():
+    """zoo's optimizers (on torch: two fused `_foreach` calls) clip each gradient to norm <= clipnorm
+    exactly as Keras' own per-gradient clip: g * c / max(||g||, c), zero gradients kept."""
+    import keras
+
+    from zoo.core import backend
+
+    optimizer = keras.optimizers.AdamW(1e-3, clipnorm=1.0)
+    keras_clip = optimizer._clip_gradients
+    backend.prepare_optimizer(optimizer)
+    rng = np.random.default_rng(0)
+    grads = [keras.ops.convert_to_tensor(rng.standard_normal(shape).astype("float32") * scale)
+             for shape, scale in [((3, 3, 4, 8), 1.0), ((8,), 0.01), ((100,), 0.0), ((5, 5), 10.0)]]
+    ours, theirs = optimizer._clip_gradients(grads), keras_clip(grads)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(numpy(a), numpy(b), atol=1e-7)
+    norms = [float(np.linalg.norm(numpy(g))) for g in ours]
+    assert norms[1] == pytest.approx(float(np.linalg.norm(numpy(grads[1]))), rel=1e-6) and norms[2] == 0.0
+    assert norms[0] == pytest.approx(1.0, rel=1e-6) and norms[3] == pytest.approx(1.0, rel=1e-6)

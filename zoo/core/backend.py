@@ -112,7 +112,21 @@ elif BACKEND == "torch":
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
     def prepare_optimizer(optimizer):
-        pass
+        """Keras' `clipnorm` clips each gradient with about eight ops of its own (138 gradients
+        in the UNet: about 30 ms a step on torch); with `clipnorm` set, the same per-gradient
+        clip (g * c / max(||g||, c)) runs as two fused `_foreach` calls."""
+        if getattr(optimizer, "clipnorm", None) and not getattr(optimizer, "global_clipnorm", None):
+            keras_clip = optimizer._clip_gradients
+
+            def clip_gradients(grads):
+                if any(g is None or g.dtype != torch.float32 for g in grads) or torch.is_grad_enabled() and any(
+                        g.requires_grad for g in grads):
+                    return keras_clip(grads)
+                c = float(optimizer.clipnorm)
+                norms = torch.stack(torch._foreach_norm(grads))
+                return torch._foreach_mul(grads, list((c / torch.clamp(norms, min=c)).unbind()))
+
+            optimizer._clip_gradients = clip_gradients
 
     def input_gradient(fn, x):
         x = x.detach().requires_grad_(True) if not x.requires_grad else x
