@@ -6,6 +6,7 @@ benchmarks/native.py, op by op (torch.profiler).
     python -m benchmarks.profile_torch --keras-layers   # zoo's DCGAN built from Keras' own
                                                         # Conv2D/Conv2DTranspose/BatchNorm
     python -m benchmarks.profile_torch --model ddpm_mnist   # the UNet step
+    python -m benchmarks.profile_torch --model gpt_shakespeare   # the GPT step (batch 32 x 128)
     python -m benchmarks.profile_torch --model ddpm_mnist --python --rows 60
                                                         # its Python functions (cProfile)
 
@@ -48,6 +49,17 @@ def keras_unet_step(batch):
     model.compile()
     x = np.random.default_rng(0).integers(0, 256, (batch, *MODELS["ddpm_mnist"]["shape"])).astype("uint8")
     return lambda: model.fit(x, batch_size=batch, epochs=1, verbose=0)
+
+
+def keras_gpt_step(batch):
+    import numpy as np
+
+    from benchmarks.backends import MODELS, build_keras
+
+    model = build_keras("gpt_shakespeare")
+    model.compile()
+    ids = np.random.default_rng(0).integers(0, model.vocab_size, (batch, MODELS["gpt_shakespeare"]["block"] + 1))
+    return lambda: model.fit(ids[:, :-1], ids[:, 1:], batch_size=batch, epochs=1, verbose=0)
 
 
 def profile(step, steps, rows):
@@ -94,7 +106,7 @@ def profile_python(step, steps, rows):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", choices=("dcgan_anime", "ddpm_mnist"), default="dcgan_anime")
+    p.add_argument("--model", choices=("dcgan_anime", "ddpm_mnist", "gpt_shakespeare"), default="dcgan_anime")
     p.add_argument("--width", type=int, default=32, help="DCGAN width")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=5)
@@ -111,6 +123,12 @@ def main(argv=None):
         spec = MODELS["ddpm_mnist"]
         keras_run = keras_unet_step(args.batch)
         native_run = native.torch_unet_step(spec["widths"], args.batch, spec["shape"], channels_last=True)
+    elif args.model == "gpt_shakespeare":
+        from benchmarks.backends import MODELS
+
+        batch = MODELS["gpt_shakespeare"]["batch"] if args.batch == 64 else args.batch
+        keras_run = keras_gpt_step(batch)
+        native_run = native.torch_gpt_step(block=MODELS["gpt_shakespeare"]["block"], batch=batch)
     else:
         keras_run = keras_step(args.width, args.batch, args.keras_layers)
         native_run = native.torch_step(args.width, args.batch, channels_last=True)

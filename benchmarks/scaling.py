@@ -9,7 +9,7 @@ into N logical CPU devices (one thread pool for all), and torch runs N processes
 OMP_NUM_THREADS = cores / N each under torchrun. So 1 device x all cores against N devices x
 cores / N: what data parallelism costs or gains here, not what N GPUs give. Each run is a fresh
 process (`--worker`), building the shipped preset's model with random weights and data, and
-timing `repeats` runs of `fit` over `steps` global batches after a warm-up.
+timing `repeats` windows of `steps` global batches after a warm-up, inside one `fit`.
 Results: benchmarks/results/scaling.{md,json}.
 """
 
@@ -21,7 +21,6 @@ import pathlib
 import statistics
 import subprocess
 import sys
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -34,22 +33,14 @@ def worker(args):
     distribute.setup(args.devices)
     import numpy as np
 
-    from benchmarks.backends import build_keras
+    from benchmarks.backends import build_keras, timed_in_one_fit
 
     batch, shape = SIZES[args.model]
     model = build_keras(args.model)
     model.compile()
-    x = np.random.default_rng(0).integers(0, 256, (batch * args.steps, *shape)).astype("uint8")
-
-    def run(n):
-        model.fit(x[:batch * n], batch_size=batch, epochs=1, verbose=0, shuffle=False)
-
-    run(args.warmup)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        run(args.steps)
-        times.append((time.perf_counter() - start) / args.steps)
+    count = batch * (args.warmup + args.steps * args.repeats)
+    x = np.random.default_rng(0).integers(0, 256, (count, *shape)).astype("uint8")
+    _, times = timed_in_one_fit(model, x, None, batch, args.warmup, args.steps, args.repeats)
     if distribute.is_chief():
         median = statistics.median(times)
         print("RESULT " + json.dumps({"step_ms": round(1000 * median, 1), "step_ms_min": round(1000 * min(times), 1),
