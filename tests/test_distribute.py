@@ -7,6 +7,7 @@ The claim: N devices with a global batch B give the losses and weights that one 
 with the same B and seed (the models here have no BatchNorm, whose statistics are per replica),
 and a 2-device run resumes from its checkpoint as if it had never stopped."""
 
+import json
 import re
 import sys
 
@@ -93,3 +94,17 @@ def test_torch_without_torchrun_says_how_to_launch(backend):
     with pytest.raises(distribute.DistributionError, match="torch.distributed.run --nproc-per-node=2"):
         distribute._setup_torch(2)
     assert sys.executable in distribute.launch_command(2, ["x.py"])
+
+
+def test_zoo_train_on_two_devices_writes_one_preset(backend, tmp_path, mnist_tiny):
+    """The user's command: `zoo train NAME --devices 2` (on torch zoo starts torchrun itself);
+    the card names the device count, and one process wrote the run folder."""
+    work = tmp_path / "run"
+    proc = run(["-m", "zoo", "train", "gan_mnist", "--backend", backend, "--devices", "2", "--data", str(mnist_tiny),
+                "--limit", "64", "--batch-size", "32", "--epochs", "1", "--workdir", str(work), "--verbose", "0"])
+    if backend == "torch":
+        assert "starting 2 processes" in proc.stderr and "torch.distributed.run" in proc.stderr
+    card = json.loads((work / "preset" / "metadata.json").read_text())
+    assert card["devices"] == 2 and card["steps"] == 2 and card["epochs"] == 1
+    assert "devices / precision | 2 (data-parallel) / float32" in (work / "preset" / "README.md").read_text()
+    assert [p.name for p in (work / "checkpoints").glob("*.json")] == ["epoch_0001.json"]
