@@ -1,5 +1,8 @@
 """Text for zoo's models: the character tokenizer and the training windows over a token
-sequence. (Model files hold models; tokenizers and data pipelines live here.)"""
+sequence (the GPTs), and the word tokenizer of prompts (text-conditioned models). (Model
+files hold models; tokenizers and data pipelines live here.)"""
+
+import re
 
 import keras
 import numpy as np
@@ -8,6 +11,10 @@ from zoo.errors import ZooError
 
 
 class UnknownCharacterError(ZooError, ValueError):
+    pass
+
+
+class UnknownWordError(ZooError, ValueError):
     pass
 
 
@@ -81,3 +88,66 @@ class RandomWindows(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.epoch += 1
+
+
+class WordTokenizer:
+    """Prompts <-> fixed-length rows of word ids, over a closed vocabulary of lowercase words
+    (and the comma), for models conditioned on short captions ("pink hair, green eyes").
+
+    Id 0 is padding: an empty prompt is all padding, the unconditional prompt. The
+    vocabulary and the length are plain JSON (`get_config()`), kept in a preset's config. A
+    word outside the vocabulary is refused with the words and the vocabulary's size, never
+    dropped or guessed."""
+
+    PAD = "<pad>"
+
+    def __init__(self, vocabulary, length=16):
+        words = [str(w) for w in vocabulary]
+        if not words or words[0] != self.PAD:
+            words = [self.PAD, *words]
+        if len(set(words)) != len(words) or any(not w or w != w.strip().lower() for w in words):
+            raise ValueError("a word vocabulary holds distinct, lowercase, non-empty words")
+        self.vocabulary, self.length = words, int(length)
+        self.index = {w: i for i, w in enumerate(words)}
+
+    @classmethod
+    def from_texts(cls, texts, length=16):
+        """The vocabulary of `texts` (sorted; padding first)."""
+        return cls(sorted({w for t in texts for w in cls.split(t)}), length)
+
+    @staticmethod
+    def split(text):
+        """Lowercase words (letters, digits, hyphens, apostrophes) and commas."""
+        return re.findall(r"[a-z0-9][a-z0-9'-]*|,", str(text).lower())
+
+    def __len__(self):
+        return len(self.vocabulary)
+
+    def get_config(self):
+        return {"vocabulary": self.vocabulary[1:], "length": self.length}
+
+    def encode(self, texts):
+        """A prompt -> int32 ids (length,); a list of prompts -> (N, length); padded with 0."""
+        single = isinstance(texts, str)
+        rows = []
+        for text in [texts] if single else list(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"a prompt is a string; got {type(text).__name__}")
+            words = self.split(text)
+            missing = sorted({w for w in words if w not in self.index})
+            if missing:
+                raise UnknownWordError(
+                    f"{len(missing)} word(s) of {text!r} not in the model's vocabulary of {len(self) - 1}: "
+                    f"{', '.join(repr(w) for w in missing[:20])}")
+            if len(words) > self.length:
+                raise ValueError(f"the prompt {text!r} has {len(words)} words; the model reads at most {self.length}")
+            rows.append([self.index[w] for w in words] + [0] * (self.length - len(words)))
+        ids = np.array(rows, np.int32).reshape(len(rows), self.length)
+        return ids[0] if single else ids
+
+    def decode(self, ids):
+        """Rows of ids -> prompts (padding left out; commas attached to the word before)."""
+        ids = np.asarray(ids)
+        out = [" ".join(self.vocabulary[int(i)] for i in row if int(i) != 0).replace(" ,", ",")
+               for row in ids.reshape(-1, ids.shape[-1])]
+        return out[0] if ids.ndim == 1 else out
