@@ -72,3 +72,12 @@ def test_an_unknown_word_is_refused_naming_it(faces):
         tok.encode("pink hair pink hair pink hair pink hair pink")
     with pytest.raises(TypeError, match="a prompt is a string"):
         tok.encode([3])
+
+
+def test_anime_captions_say_which_tags_they_name(faces):
+    hair, eye, hair_names, eye_names = faces
+    texts, named = captions.anime_captions(hair, eye, hair_names, eye_names, seed=0, return_tags=True)
+    assert named.shape == (len(texts), 2)
+    for text, (h, e), true_h, true_e in zip(texts, named, hair, eye):
+        assert (h == -1 or (h == true_h and hair_names[h] in text)) and (e == -1 or (e == true_e and eye_names[e] in text))
+        assert (h >= 0 or e >= 0) == (text != "")

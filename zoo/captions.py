@@ -28,24 +28,29 @@ def _pick(rng, options):
     return options[int(rng.integers(len(options)))]
 
 
-def anime_captions(hair, eye, hair_names, eye_names, seed=0, single=0.2):
+def anime_captions(hair, eye, hair_names, eye_names, seed=0, single=0.2, return_tags=False):
     """One caption per face from its hair and eye tag indices (-1: untagged) and the tags'
-    names ("blonde hair", "blue eyes")."""
+    names ("blonde hair", "blue eyes"). With `return_tags`, also the tags each caption names,
+    int (N, 2) (hair, eye; -1 where it names none): what the caption claims of its image."""
     rng = np.random.default_rng(seed)
     hair, eye = np.asarray(hair).reshape(-1), np.asarray(eye).reshape(-1)
     if hair.shape != eye.shape:
         raise ValueError(f"hair and eye tags differ in length: {hair.shape[0]} and {eye.shape[0]}")
-    out = []
+    out, named = [], []
     for h, e in zip(hair.tolist(), eye.tolist()):
         tags = [str(hair_names[h]) if h >= 0 else None, str(eye_names[e]) if e >= 0 else None]
-        present = [t for t in tags if t]
+        present = [i for i, t in enumerate(tags) if t]
         if len(present) == 2 and rng.random() >= single:
             out.append(_pick(rng, ANIME_PAIRS).format(hair=tags[0], eye=tags[1]))
+            named.append((h, e))
         elif present:
-            out.append(_pick(rng, ANIME_SINGLE).format(tag=_pick(rng, present)))
+            which = _pick(rng, present)
+            out.append(_pick(rng, ANIME_SINGLE).format(tag=tags[which]))
+            named.append((h, -1) if which == 0 else (-1, e))
         else:
             out.append("")
-    return out
+            named.append((-1, -1))
+    return (out, np.array(named, np.int32).reshape(-1, 2)) if return_tags else out
 
 
 def class_captions(labels, dataset, seed=0):
@@ -56,4 +61,19 @@ def class_captions(labels, dataset, seed=0):
         return [_pick(rng, FASHION_TEMPLATES).format(name=FASHION_NAMES[int(c)]) for c in labels]
     if dataset == "mnist":
         return [_pick(rng, DIGIT_TEMPLATES).format(digit=int(c), word=DIGIT_WORDS[int(c)]) for c in labels]
+    raise ValueError(f"class captions exist for 'fashion_mnist' and 'mnist', not {dataset!r}")
+
+
+def anime_caption_space(hair_names, eye_names):
+    """Every caption `anime_captions` can write (for the vocabulary, and for retrieval)."""
+    pairs = [t.format(hair=h, eye=e) for t in ANIME_PAIRS for h in hair_names for e in eye_names]
+    return pairs + [t.format(tag=tag) for t in ANIME_SINGLE for tag in [*hair_names, *eye_names]]
+
+
+def class_caption_space(dataset):
+    """Every caption `class_captions` can write for "fashion_mnist" or "mnist"."""
+    if dataset == "fashion_mnist":
+        return [t.format(name=n) for t in FASHION_TEMPLATES for n in FASHION_NAMES]
+    if dataset == "mnist":
+        return [t.format(digit=d, word=w) for t in DIGIT_TEMPLATES for d, w in enumerate(DIGIT_WORDS)]
     raise ValueError(f"class captions exist for 'fashion_mnist' and 'mnist', not {dataset!r}")

@@ -4,6 +4,7 @@
 name one of these (zoo.registry checks it)."""
 
 from zoo.models.cgan import CGAN
+from zoo.models.clip import CLIP
 from zoo.models.dcgan import DCGAN
 from zoo.models.diffusion import DiffusionModel
 from zoo.models.features import FeatureNet
@@ -13,8 +14,8 @@ from zoo.models.stylegan import StyleGAN
 from zoo.models.vae import VAE
 from zoo.models.wgan import WGANGP
 
-MODELS = {f"zoo>{cls.__name__}": cls for cls in (CGAN, DCGAN, DiffusionModel, FeatureNet, GAN, GPT, StyleGAN, VAE, WGANGP)}
+MODELS = {f"zoo>{cls.__name__}": cls for cls in (CGAN, CLIP, DCGAN, DiffusionModel, FeatureNet, GAN, GPT, StyleGAN, VAE, WGANGP)}
 # Names that configs written by earlier versions of zoo use.
 LEGACY_NAMES = {"zoo>DDPM": "zoo>DiffusionModel"}
 
-__all__ = ["CGAN", "DCGAN", "DiffusionModel", "FeatureNet", "GAN", "GPT", "StyleGAN", "VAE", "WGANGP", "MODELS"]
+__all__ = ["CGAN", "CLIP", "DCGAN", "DiffusionModel", "FeatureNet", "GAN", "GPT", "StyleGAN", "VAE", "WGANGP", "MODELS"]

@@ -83,6 +83,7 @@ class TransformerBlock(layers.Layer):
         super().__init__(**kwargs)
         self.num_heads, self.mlp_ratio, self.dropout = int(num_heads), int(mlp_ratio), float(dropout)
         self.causal = bool(causal)
+        self.supports_masking = True  # a padding mask passes through to the next block
 
     def build(self, input_shape):
         dim = input_shape[-1]
