@@ -136,7 +136,10 @@ class CLIP(ZooModel):
                 l2_normalize(self.text_tower(ids, training=training)))
 
     def compile(self, optimizer=None, **kwargs):
-        super().compile(optimizer=optimizer or keras.optimizers.AdamW(5e-4, weight_decay=0.1), **kwargs)
+        optimizer = keras.optimizers.get(optimizer or keras.optimizers.AdamW(5e-4, weight_decay=0.1))
+        if getattr(optimizer, "weight_decay", None) and not optimizer.built:
+            optimizer.exclude_from_weight_decay(var_names=["log_scale"])  # decay would pull the temperature to 1
+        super().compile(optimizer=optimizer, **kwargs)
 
     # -- training --------------------------------------------------------------------
     def check_batch(self, data, where, whole=False):
