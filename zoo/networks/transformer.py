@@ -30,6 +30,7 @@ class CausalSelfAttention(layers.Layer):
     def __init__(self, num_heads, dropout=0.0, causal=True, **kwargs):
         super().__init__(**kwargs)
         self.num_heads, self.dropout, self.causal = int(num_heads), float(dropout), bool(causal)
+        self.supports_masking = True  # the padding mask is read here (`mask`), and passed on
 
     def build(self, input_shape):
         dim = input_shape[-1]
