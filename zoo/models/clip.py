@@ -85,8 +85,8 @@ def positives_of(labels):
     """(N, N) bool: caption j is true of image i. `labels`: (N,) groups, or (N, 2k) the images'
     k attributes then the captions' (-1: not named)."""
     labels = ops.cast(labels, "int32")
-    if len(labels.shape) == 1:
-        labels = ops.stack([labels, labels], axis=1)
+    if len(labels.shape) == 1:  # (not as a stack of [labels, labels], sliced: TF's Grappler arithmetic
+        return ops.equal(labels[:, None], labels[None, :])  # optimizer drops the sliced axis and fails)
     k = labels.shape[1] // 2
     image, caption = labels[:, None, :k], labels[None, :, k:]
     return ops.all(ops.logical_or(caption < 0, ops.equal(caption, image)), axis=-1)
@@ -98,8 +98,10 @@ def contrastive_loss(image_embeddings, text_embeddings, log_scale, positives):
     logits = ops.exp(ops.minimum(log_scale, MAX_LOG_SCALE)) * ops.matmul(image_embeddings,
                                                                          ops.transpose(text_embeddings))
     positives = ops.cast(positives, "float32")
-    image_to_text = -ops.sum(positives * ops.log_softmax(logits, axis=1), axis=1) / ops.sum(positives, axis=1)
-    text_to_image = -ops.sum(positives * ops.log_softmax(logits, axis=0), axis=0) / ops.sum(positives, axis=0)
+    per_image = positives / ops.sum(positives, axis=1, keepdims=True)  # each row's target
+    per_caption = positives / ops.sum(positives, axis=0, keepdims=True)  # each column's
+    image_to_text = -ops.sum(per_image * ops.log_softmax(logits, axis=1), axis=1)
+    text_to_image = -ops.sum(per_caption * ops.log_softmax(logits, axis=0), axis=0)
     return (ops.mean(image_to_text) + ops.mean(text_to_image)) / 2, logits
 
 
