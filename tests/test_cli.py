@@ -34,7 +34,7 @@ def test_errors_are_one_line_without_a_traceback(tmp_path):
     assert lines[-1].startswith("zoo: error: unknown model 'no_such_model'") and "gan_mnist" in lines[-1]
     assert "Traceback" not in proc.stderr
     proc = run(["-m", "zoo", "train", "no_such_recipe"], check=False)
-    assert proc.returncode == 2 and "recipes: cgan_mnist, dcgan_anime, ddpm" in proc.stderr
+    assert proc.returncode == 2 and "recipes: cgan_mnist, clip, dcgan_anime, ddpm" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
