@@ -48,7 +48,7 @@ def configure(args):
     from zoo.core import distribute
 
     devices = getattr(args, "devices", 1)
-    if devices > 1 and keras.backend.backend() == "torch" and "WORLD_SIZE" not in os.environ:
+    if distribute.needs_launcher(devices):
         import subprocess
 
         command = distribute.launch_command(devices, sys.argv)

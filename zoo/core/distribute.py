@@ -159,6 +159,12 @@ def _setup_torch(devices):
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
 
 
+def needs_launcher(devices):
+    """Whether `devices` devices need this command started again, one process per device: on
+    torch, in a process that torchrun did not start."""
+    return int(devices) > 1 and BACKEND == "torch" and "WORLD_SIZE" not in os.environ
+
+
 def launch_command(devices, argv, nodes=1):
     """The torchrun command line that runs `python ARGV...` (argv[0]: a script, or `-m module`)
     in `devices` processes on this host (`--standalone`); for several hosts, run it on each

@@ -81,6 +81,11 @@ def l2_normalize(x):
     return x / ops.sqrt(ops.maximum(ops.sum(x * x, axis=-1, keepdims=True), 1e-12))
 
 
+def clamped_scale(log_scale):
+    """exp(t), t clamped at ln 100: the logits' scale."""
+    return ops.exp(ops.minimum(log_scale, MAX_LOG_SCALE))
+
+
 def positives_of(labels):
     """(N, N) bool: caption j is true of image i. `labels`: (N,) groups, or (N, 2k) the images'
     k attributes then the captions' (-1: not named)."""
@@ -95,8 +100,7 @@ def positives_of(labels):
 def contrastive_loss(image_embeddings, text_embeddings, log_scale, positives):
     """Symmetric InfoNCE, each image's (each caption's) target spread evenly over the captions
     (images) that `positives` (N, N) marks true of it; returns (loss, logits)."""
-    logits = ops.exp(ops.minimum(log_scale, MAX_LOG_SCALE)) * ops.matmul(image_embeddings,
-                                                                         ops.transpose(text_embeddings))
+    logits = clamped_scale(log_scale) * ops.matmul(image_embeddings, ops.transpose(text_embeddings))
     positives = ops.cast(positives, "float32")
     per_image = positives / ops.sum(positives, axis=1, keepdims=True)  # each row's target
     per_caption = positives / ops.sum(positives, axis=0, keepdims=True)  # each column's
@@ -177,13 +181,11 @@ class CLIP(ZooModel):
         variables = self.trainable_variables
         (loss, accuracy), grads = self.value_and_grad(self._loss(data, training=True), variables, has_aux=True)
         self.optimizer.apply(grads, variables)
-        return self.update_trackers(loss=loss, accuracy=accuracy, scale=ops.exp(ops.minimum(self.log_scale,
-                                                                                          MAX_LOG_SCALE)))
+        return self.update_trackers(loss=loss, accuracy=accuracy, scale=clamped_scale(self.log_scale))
 
     def test_step(self, data):
         loss, accuracy = self._loss(data, training=False)()
-        return self.update_trackers(loss=loss, accuracy=accuracy, scale=ops.exp(ops.minimum(self.log_scale,
-                                                                                          MAX_LOG_SCALE)))
+        return self.update_trackers(loss=loss, accuracy=accuracy, scale=clamped_scale(self.log_scale))
 
     # -- inference (numpy in and out) --------------------------------------------------
     def encode_image(self, images, batch_size=None):
@@ -207,7 +209,7 @@ class CLIP(ZooModel):
     def zero_shot(self, images, prompts):
         """Each image's probabilities over `prompts` (softmax of the trained scale x cosine),
         (N images, N prompts); `argmax(axis=1)` is the prompt chosen."""
-        scale = float(np.exp(min(float(ops.convert_to_numpy(self.log_scale)), MAX_LOG_SCALE)))
+        scale = float(ops.convert_to_numpy(clamped_scale(self.log_scale)))
         logits = scale * self.encode_image(images) @ self.encode_text(prompts).T
         logits -= logits.max(axis=1, keepdims=True)
         return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
