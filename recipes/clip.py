@@ -24,32 +24,10 @@ from zoo import harness
 
 VARIANTS = {
     "clip_anime": dict(data="anime_faces", image_widths=(32, 64, 128, 256), embed_dim=128, text_width=128,
-                       text_layers=2, text_heads=4, length=12, epochs=12),
+                       text_layers=2, text_heads=4, length=12, epochs=20, flip=True),
     "clip_fashion": dict(data="fashion_mnist", image_widths=(32, 64, 128), embed_dim=64, text_width=64,
-                         text_layers=1, text_heads=2, length=8, epochs=4),
+                         text_layers=1, text_heads=2, length=8, epochs=4, flip=False),
 }
-
-
-class CaptionedImages(keras.utils.PyDataset):
-    """Batches of ([images, token ids], labels) with captions drawn by (seed, epoch): `caption(index,
-    rng)` -> (texts, labels) for the images `index`."""
-
-    def __init__(self, images, caption, tokenizer, batch_size, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.images, self.caption, self.tokenizer = images, caption, tokenizer
-        self.batch_size, self.seed, self.epoch = int(batch_size), int(seed), 0
-
-    def __len__(self):
-        return len(self.images) // self.batch_size  # full batches: contrastive losses compare within one
-
-    def __getitem__(self, step):
-        order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.images))
-        index = order[step * self.batch_size:(step + 1) * self.batch_size]
-        texts, labels = self.caption(index, (self.seed, self.epoch, step))
-        return (self.images[index], self.tokenizer.encode(texts)), labels
-
-    def on_epoch_end(self):
-        self.epoch += 1
 
 
 def anime_task(x, y, names):
@@ -110,13 +88,13 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=5e-4)
     args = p.parse_args(argv)
     spec = dict(VARIANTS[args.variant])
-    dataset, epochs = spec.pop("data"), spec.pop("epochs")
+    dataset, epochs, flip = spec.pop("data"), spec.pop("epochs"), spec.pop("flip")
     args.epochs = args.epochs or epochs
     args.data = args.data or dataset
     if args.workdir == "runs/clip":
         args.workdir = f"runs/{args.variant}"
 
-    from zoo import data
+    from zoo import captions, data
     from zoo.models.clip import CLIP
 
     x, y, x_test, y_test, class_names = data.labelled_splits(args.data, args.limit)
@@ -131,7 +109,7 @@ def main(argv=None):
     steps = args.epochs * (len(x) // args.batch_size)
     model.compile(keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(args.lr, max(steps, 1)),
                                          weight_decay=0.1, clipnorm=1.0))
-    batches = CaptionedImages(x, caption, model.tokenizer, args.batch_size, seed=args.seed)
+    batches = captions.CaptionedImages(x, caption, model.tokenizer, args.batch_size, seed=args.seed, flip=flip)
     history = harness.fit(model, batches, args)
 
     metrics = measure(model, x_test, y_test, prompts, pairs, pair_of)

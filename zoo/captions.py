@@ -12,6 +12,7 @@ Each image gets one caption, drawn from a few templates and word orders with num
 * digits: "the digit 7", "seven", "a handwritten seven", ...
 """
 
+import keras
 import numpy as np
 
 ANIME_PAIRS = ("{hair}, {eye}", "{eye}, {hair}", "a girl with {hair} and {eye}", "{hair} and {eye}",
@@ -77,3 +78,32 @@ def class_caption_space(dataset):
     if dataset == "mnist":
         return [t.format(digit=d, word=w) for t in DIGIT_TEMPLATES for d, w in enumerate(DIGIT_WORDS)]
     raise ValueError(f"class captions exist for 'fashion_mnist' and 'mnist', not {dataset!r}")
+
+
+class CaptionedImages(keras.utils.PyDataset):
+    """Batches of ([images, token ids], labels) with captions drawn by (seed, epoch): `caption(index,
+    rng)` -> (texts, labels) for the images `index`; with labels None (a text-to-image model's
+    data), batches of (images, token ids). With `flip`, half the images (drawn by seed,
+    epoch and step) are mirrored left-right: a colour tag is as true of the mirror image."""
+
+    def __init__(self, images, caption, tokenizer, batch_size, seed=0, flip=False, **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.caption, self.tokenizer, self.flip = images, caption, tokenizer, bool(flip)
+        self.batch_size, self.seed, self.epoch = int(batch_size), int(seed), 0
+
+    def __len__(self):
+        return len(self.images) // self.batch_size  # full batches: contrastive losses compare within one
+
+    def __getitem__(self, step):
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.images))
+        index = order[step * self.batch_size:(step + 1) * self.batch_size]
+        texts, labels = self.caption(index, (self.seed, self.epoch, step))
+        images = self.images[index]
+        if self.flip:
+            mirror = np.random.default_rng((self.seed, self.epoch, step, 1)).random(len(index)) < 0.5
+            images = np.where(mirror[:, None, None, None], images[:, :, ::-1], images)
+        ids = self.tokenizer.encode(texts)
+        return (images, ids) if labels is None else ((images, ids), labels)
+
+    def on_epoch_end(self):
+        self.epoch += 1

@@ -50,12 +50,14 @@ DATASETS = {
 
 PIPELINES = {"gan": "unconditional-image-generation", "vae": "unconditional-image-generation",
              "diffusion": "unconditional-image-generation", "text": "text-generation",
-             "features": "image-feature-extraction"}
+             "features": "image-feature-extraction", "clip": "zero-shot-image-classification",
+             "text-to-image": "text-to-image"}
 
 PICTURES = {"sample.png": "samples", "interpolation.png": "interpolation", "reconstructions.png":
             "reconstructions (top: test images)", "denoising.png": "denoising, step by step", "truncation.png":
             "truncation ψ from 0 to 1", "mixing_coarse.png": "style mixing (coarse styles)", "manifold.png":
-            "the decoded latent grid", "loss.png": "training curves"}
+            "the decoded latent grid", "guidance.png": "prompt adherence and FID against guidance scale",
+            "loss.png": "training curves"}
 
 
 def _yaml_scalar(value):
@@ -78,6 +80,10 @@ def front_matter(card):
         tags = ["keras", "zoo", "text-generation", "character-level", "gpt"]
     elif family == "features":
         tags = ["keras", "zoo", "feature-extraction", "image-classification"]
+    elif family == "clip":
+        tags = ["keras", "zoo", "zero-shot-image-classification", "image-text-retrieval"]
+    elif family == "text-to-image":
+        tags = ["keras", "zoo", "text-to-image", "diffusion"]
     else:
         tags = ["keras", "zoo", "image-generation", family]
         if conditional:
@@ -123,7 +129,7 @@ def measured(card, losses=True):
     from zoo import evaluation
 
     rows = []
-    for key in ("test_metrics", "measured", "heldout_accuracy"):
+    for key in ("test_metrics", "measured", "heldout_accuracy", "heldout"):
         for name, value in (card.get(key) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 rows.append((f"{key.replace('_', ' ')}: {name.replace('_', ' ')}", _number(value)))
@@ -135,6 +141,29 @@ def measured(card, losses=True):
     for name, value in (card.get("final_epoch_metrics") or {}).items() if losses else ():
         rows.append((f"last training epoch: {name}", _number(value)))
     return rows
+
+
+def prompt_tables(measured):
+    """A text-to-image card's measurements against guidance scale: prompt adherence per
+    attribute (next to its ceiling) and FID/KID/CLIP score."""
+    if not measured:
+        return []
+    heads = list(measured["ceiling"])
+    out = ["### Against guidance scale", "",
+           f"Adherence: the share of {measured['per_prompt']} images per attribute prompt whose attribute the "
+           f"feature network's head reads back as the prompted one; ceiling: that head on real held-out "
+           f"images. Quality: {measured['fid_num']} images drawn with the captions of random training images. "
+           f"DDIM-{measured['steps']}.", "",
+           "| guidance | " + " | ".join(f"{h} adherence" for h in heads)
+           + " | FID ↓ | KID×1000 ↓ | precision | recall | CLIP score |",
+           "|---" * (len(heads) + 6) + "|",
+           "| real (ceiling) | " + " | ".join(f"{measured['ceiling'][h]:.3f}" for h in heads) + " | | | | | |"]
+    for scale, row in measured["adherence"].items():
+        q = measured["quality"].get(scale, {})
+        out.append(f"| {float(scale):g} | " + " | ".join(f"{row[h]:.3f}" for h in heads)
+                   + f" | {q.get('fid', '—')} | {q['kid'] * 1000:.1f} | {q.get('precision', '—')} | "
+                   f"{q.get('recall', '—')} | {q.get('clip_score', '—')} |")
+    return out + [""]
 
 
 def render(card, files=()):
@@ -152,10 +181,21 @@ def render(card, files=()):
         out += ['print(model.generate("\\n", seed=0))']
     elif family == "features":
         out += ["features = model.features(images)   # uint8 (N, H, W, C)"]
+    elif family == "clip":
+        prompts = ", ".join(f'"{p}"' for p in [t for ts in (card.get("prompts") or {}).values() for t in ts][:2])
+        out += [f"scores = model.score(images, [{prompts}])   # images uint8 (N, H, W, C) -> (N, 2)",
+                f"probabilities = model.zero_shot(images, [{prompts}])"]
+    elif family == "text-to-image":
+        example = (card.get("example_prompt") or "")
+        negative = card.get("example_negative_prompt") or ""
+        out += [f'images = model.generate("{example}", num=16, guidance_scale=3, seed=0)   # uint8 (16, H, W, C)',
+                f'images = model.generate({{"prompts": "{example}", "negative_prompts": "{negative}"}}, num=4)']
     elif family is not None:
         out += ["images = model.generate(16, seed=0)   # uint8 (16, H, W, C)"]
     out += ["```", ""]
-    if family not in ("features", None):
+    if family == "clip":
+        out += [f"or `zoo sample {name} --images DIR --prompts PROMPT ...`, which prints the scores.", ""]
+    elif family not in ("features", None):
         out += [f"or `zoo sample {name}` (`zoo sample {name} --help` lists its options). Fine-tune it with "
                 "`model.fit` after `zoo.load(..., compile=True)`.", ""]
     params = card.get("parameters") or {}
@@ -179,6 +219,7 @@ def render(card, files=()):
         if card.get("evaluation"):
             out += ["FID and friends come from zoo's own feature networks (`zoo eval`): they compare zoo's models "
                     "with each other, not with the Inception-v3 FIDs of papers.", ""]
+    out += prompt_tables(card.get("prompt_measurements"))
     pictures = [(f, what) for f, what in PICTURES.items() if f in files and f != "sample.png"]
     if pictures:
         out += ["## Pictures", ""] + [f"![{what}]({f})" for f, what in pictures] + [""]

@@ -89,6 +89,8 @@ def option_parser(model, prog):
             kwargs.update(choices=option.choices, metavar=None)
         elif option.kind == "labels":
             kwargs.update(nargs="+", type=int)
+        elif option.kind == "prompts":
+            kwargs.update(nargs="+", type=str)
         else:
             convert = {"int": int, "float": float, "bool": _bool, "text": str}[option.kind]
             kwargs["type"] = _nullable(convert) if option.nullable else convert
@@ -118,11 +120,16 @@ def model_options(model, name, rest, prog):
     return vars(options)
 
 
-def load_generator(name):
+def load_generator(name, model=None):
     from zoo import registry
     from zoo.tasks import Generator
 
-    model = registry.load(name)
+    model = registry.load(name) if model is None else model
+    from zoo.tasks import ImageTextScorer
+
+    if isinstance(model, ImageTextScorer):
+        raise ZooError(f"{name} is a {type(model).__name__}, which generates nothing; it scores images against "
+                       f"prompts: zoo sample {name} --images DIR --prompts PROMPT [PROMPT ...]")
     if not isinstance(model, Generator):
         raise ZooError(f"{name} is a {type(model).__name__}, which generates nothing; it embeds images for "
                        f"zoo eval (--features {name})")
@@ -190,12 +197,49 @@ def _needs_name(args, command):
     return []
 
 
+def score_images(model, name, rest):
+    """`zoo sample CLIP_NAME --images DIR --prompts P ...`: each image's CLIP score with each
+    prompt, and the prompt zero-shot picks."""
+    import pathlib
+
+    from zoo import data
+
+    p = Parser(prog=f"zoo sample {name}", add_help=False)
+    p.add_argument("--images", required=True, help="an image file or a folder of them (resized to the model's size)")
+    p.add_argument("--prompts", nargs="+", required=True, help="the prompts to score each image against")
+    if "-h" in rest or "--help" in rest:
+        print(p.format_help())
+        raise SystemExit(0)
+    given, unknown = p.parse_known_args(rest)
+    if unknown:
+        raise ArgumentError(f"{name} scores images; it takes --images and --prompts, not {unknown[0]}")
+    path = pathlib.Path(given.images)
+    size, channels = model.image_shape[:2], model.image_shape[-1]
+    if path.is_file():
+        files = [path]
+        images = data._decode(path.read_bytes(), size, "L" if channels == 1 else "RGB")[None]
+    else:
+        images = data.load_image_folder(path, size, channels)
+        files = sorted(f for f in path.rglob("*") if f.suffix.lower() in data.IMAGE_SUFFIXES)
+    scores, chosen = model.score(images, given.prompts), model.zero_shot(images, given.prompts).argmax(axis=1)
+    width = max(len(f.name) for f in files[:len(images)]) if len(files) == len(images) else 8
+    labels = [f.name for f in files] if len(files) == len(images) else [f"image {i}" for i in range(len(images))]
+    print(f"{'image':<{width}}  " + "  ".join(f"{q[:14]:>14}" for q in given.prompts) + "  zero-shot")
+    for label, row, pick in zip(labels, scores, chosen):
+        print(f"{label:<{width}}  " + "  ".join(f"{v:>14.2f}" for v in row) + f"  {given.prompts[pick]}")
+    print(f"CLIP scores (100 x cosine) of {len(images)} image(s) at {size[0]}x{size[1]} with {name}")
+
+
 def cmd_sample(args, rest):
     rest = _needs_name(args, "sample") + rest
     backend = _backend(args)
-    from zoo.tasks import TextGenerator
+    from zoo import registry
+    from zoo.tasks import ImageTextScorer, TextGenerator
 
-    model = load_generator(args.name)
+    model = registry.load(args.name)
+    if isinstance(model, ImageTextScorer):
+        return score_images(model, args.name, rest)
+    model = load_generator(args.name, model)
     if isinstance(model, TextGenerator) and args.nrow is not None:
         raise ArgumentError(f"--nrow lays out image grids; {args.name} writes text")
     options = model_options(model, args.name, rest, f"zoo sample {args.name}")

@@ -12,6 +12,10 @@ SHIPPED = {
         'config.json': 'c5f3467b98fbbadde9820d51527839bdf6f585a1de2565611e06e3e03f36f820',
         'model.weights.h5': '32918d23088ee75aab3e64116c6c09cda49eadba4618da7cee0b4b8d9c63e5c2',
     },
+    'clip_anime': {
+        'config.json': 'c6e2d8ce98b1097a71d0dd32e6d8c00b44aa331dc5be2bab791e751827cbc3f9',
+        'model.weights.h5': '0e62592fc7338213f467d0c2418f7c0da850e7a101a04fd9f1b5d768006e0ced',
+    },
     'dcgan_anime': {
         'config.json': '5d4d32c857b8acc63a335e4a280726ba3e587c73f4f7a1446cc55466c3bae94c',
         'model.weights.h5': '6941a81aa5ba6e989d00d3c8ce8b14bbde02d3c4a2776e775bf1c4ca71acb550',

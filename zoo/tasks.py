@@ -7,6 +7,9 @@
   progress=True, **options)` -> a text (or a list of `num` texts).
 * `FeatureExtractor`: feature networks for `zoo eval`; they embed images and generate
   nothing.
+* `ImageTextScorer`: models that score images against prompts (CLIP): `score(images,
+  prompts)`, `zero_shot(images, prompts)`; `zoo sample NAME --images DIR --prompts ...`
+  prints their scores.
 
 A model declares its sampling options as `Option`s (`sampling_options()`: name, kind,
 default, allowed range or choices, help). The base class owns `generate()`: it checks the
@@ -78,14 +81,15 @@ class Option:
     """One sampling option of a model.
 
     `kind`: "int", "float", "bool", "choice" (one of `choices`), "text" (a string),
-    "labels" (class ids in [0, high], one per sample; a single int is repeated).
+    "labels" (class ids in [0, high], one per sample; a single int is repeated), "prompts"
+    (a string, or a list of strings, one per sample; a single one is repeated).
     `low`/`high`: the allowed range (inclusive; `low_open` excludes `low`), `nullable`:
     None is allowed (and means "off" or "the model's choice", as `help` says).
     `when`: {option: values} under which the option applies (e.g. eta only with
     sampler ddim); given outside them it is refused.
     """
 
-    KINDS = ("int", "float", "bool", "choice", "text", "labels")
+    KINDS = ("int", "float", "bool", "choice", "text", "labels", "prompts")
 
     def __init__(self, name, kind, default=None, help="", low=None, high=None, low_open=False, choices=None,
                  nullable=False, when=None):
@@ -106,6 +110,8 @@ class Option:
             form = f"{'an integer' if self.kind == 'int' else 'a number'} in {_range(self.low, self.high, self.low_open)}"
         elif self.kind == "labels":
             form = f"class ids in [0, {self.high}]"
+        elif self.kind == "prompts":
+            form = "a prompt or a list of prompts (strings)"
         else:
             form = {"bool": "true or false", "text": "a string"}[self.kind]
         return form + (" or None" if self.nullable else "")
@@ -132,7 +138,16 @@ class Option:
             if not isinstance(value, str):
                 raise OptionError(f"{self.name} must be a string; got {value!r} ({_kind_name(value)})")
             return value
+        if self.kind == "prompts":
+            return self._prompts(value)
         return self._labels(value)
+
+    def _prompts(self, value):
+        texts = [value] if isinstance(value, str) else value
+        if not isinstance(texts, (list, tuple, np.ndarray)) or np.ndim(texts) != 1 or not len(texts) \
+                or not all(isinstance(t, str) for t in texts):
+            raise OptionError(f"{self.name} must be {self.describe()}; got {value!r}")
+        return np.array(list(texts), dtype=object)
 
     def _labels(self, value):
         array = np.asarray(value)
@@ -349,3 +364,9 @@ class TextGenerator(Generator):
 class FeatureExtractor(ZooModel):
     """A feature network: `embed(images)` -> (features, {head: probabilities}),
     `features(images)`. It generates nothing; `zoo eval --features NAME` uses it."""
+
+
+class ImageTextScorer(ZooModel):
+    """Scores images against prompts: `score(images, prompts)` -> (N images, N prompts) CLIP
+    scores, `zero_shot(images, prompts)` -> each image's probabilities over the prompts. It
+    generates nothing; `zoo sample NAME --images DIR --prompts P ...` prints its scores."""

@@ -11,11 +11,14 @@ from zoo.models.features import FeatureNet
 from zoo.models.gan import GAN
 from zoo.models.gpt import GPT
 from zoo.models.stylegan import StyleGAN
+from zoo.models.txt2img import TextToImage
 from zoo.models.vae import VAE
 from zoo.models.wgan import WGANGP
 
-MODELS = {f"zoo>{cls.__name__}": cls for cls in (CGAN, CLIP, DCGAN, DiffusionModel, FeatureNet, GAN, GPT, StyleGAN, VAE, WGANGP)}
+MODELS = {f"zoo>{cls.__name__}": cls for cls in (CGAN, CLIP, DCGAN, DiffusionModel, FeatureNet, GAN, GPT, StyleGAN, TextToImage,
+                                                  VAE, WGANGP)}
 # Names that configs written by earlier versions of zoo use.
 LEGACY_NAMES = {"zoo>DDPM": "zoo>DiffusionModel"}
 
-__all__ = ["CGAN", "CLIP", "DCGAN", "DiffusionModel", "FeatureNet", "GAN", "GPT", "StyleGAN", "VAE", "WGANGP", "MODELS"]
+__all__ = ["CGAN", "CLIP", "DCGAN", "DiffusionModel", "FeatureNet", "GAN", "GPT", "StyleGAN", "TextToImage", "VAE", "WGANGP",
+           "MODELS"]

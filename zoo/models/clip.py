@@ -30,10 +30,11 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.core import ZooModel, batched, guard
+from zoo.core import batched, guard
 from zoo.errors import DataError
 from zoo.layers import Conv2D, GroupNormalization
-from zoo.networks.transformer import TransformerBlock, normal
+from zoo.networks.transformer import TextTower
+from zoo.tasks import ImageTextScorer
 from zoo.text import WordTokenizer
 
 MAX_LOG_SCALE = math.log(100.0)
@@ -48,32 +49,6 @@ def build_image_tower(image_shape, widths, embed_dim):
         x = layers.Activation("gelu")(GroupNormalization(groups=min(8, width), epsilon=1e-5)(x))
     x = layers.GlobalAveragePooling2D()(x)
     return keras.Model(image, layers.Dense(embed_dim, use_bias=False, name="projection")(x), name="image_tower")
-
-
-class TextTower(layers.Layer):
-    """Token ids (batch, length) -> (batch, embed_dim): mean of the real words' last states."""
-
-    def __init__(self, vocab_size, length, width, num_layers, num_heads, embed_dim, **kwargs):
-        super().__init__(**kwargs)
-        self.token_embedding = layers.Embedding(vocab_size, width, embeddings_initializer=normal(), name="tokens")
-        self.position_embedding = layers.Embedding(length, width, embeddings_initializer=normal(), name="positions")
-        self.blocks = [TransformerBlock(num_heads, causal=False, name=f"block_{i}") for i in range(num_layers)]
-        self.norm = layers.LayerNormalization(epsilon=1e-5, name="norm")
-        self.projection = layers.Dense(embed_dim, use_bias=False, name="projection")
-        self.token_embedding.build((None, length))
-        self.position_embedding.build((length,))
-        for layer in (*self.blocks, self.norm):
-            layer.build((None, length, width))
-        self.projection.build((None, width))
-
-    def call(self, ids, training=False):
-        mask = ops.not_equal(ids, 0)  # id 0 is padding
-        h = self.token_embedding(ids) + self.position_embedding(ops.arange(ops.shape(ids)[1]))
-        for block in self.blocks:
-            h = block(h, training=training, mask=mask)
-        weights = ops.cast(mask, h.dtype)[:, :, None]
-        pooled = ops.sum(h * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
-        return self.projection(self.norm(pooled))
 
 
 def l2_normalize(x):
@@ -111,7 +86,7 @@ def contrastive_loss(image_embeddings, text_embeddings, log_scale, positives):
 
 # -- the model -----------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="zoo")
-class CLIP(ZooModel):
+class CLIP(ImageTextScorer):
     family = "clip"
 
     def __init__(self, vocabulary, length=16, image_shape=(64, 64, 3), image_widths=(32, 64, 128, 256),

@@ -66,7 +66,11 @@ class DiffusionModel(ImageGenerator):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.add_trackers("loss")
         self._compiled = {}
+        self.build_encoder()
         self.build()
+
+    def build_encoder(self):
+        """The condition's own encoder, if it has one (a text model's text tower)."""
 
     def build_network(self, name):
         conditional = dict(num_classes=self.num_classes, film=True) if self.num_classes else {}
@@ -112,6 +116,16 @@ class DiffusionModel(ImageGenerator):
         """The unconditional counterpart of `condition` (classifier-free guidance)."""
         return [np.full_like(condition[0], self.num_classes)]
 
+    def network_condition(self, condition, training):
+        """`condition_of_batch`'s result -> the network's condition inputs, inside the
+        differentiated loss (a text encoder trained with the UNet runs here)."""
+        return condition
+
+    def guidance_condition(self, settings, index, condition):
+        """What guidance pushes away from for the samples `index`: the null condition (a
+        text model may take negative prompts instead)."""
+        return self.null_condition(condition)
+
     # -- training --------------------------------------------------------------------
     def _loss(self, data, training):
         x0 = self.images_in(data, self.image_shape)
@@ -120,7 +134,8 @@ class DiffusionModel(ImageGenerator):
         noise = self.draw(keras.random.normal, ops.shape(x0))
         x_t = self.schedule.add_noise(x0, noise, t)
         condition = self.condition_of_batch(data, batch)
-        eps = lambda: ops.cast(self.network([x_t, t, *condition], training=training), "float32")  # noqa: E731
+        eps = lambda: ops.cast(self.network([x_t, t, *self.network_condition(condition, training)],  # noqa: E731
+                                            training=training), "float32")
         return lambda: ops.mean(ops.square(eps() - noise))
 
     def train_step(self, data):
@@ -255,17 +270,19 @@ class DiffusionModel(ImageGenerator):
         self.resolve_num(num, settings)
         return settings
 
-    def _denoise(self, x_T, settings, seed, condition, chunks=20, progress=None, trajectory=False, stop_after=None):
+    def _denoise(self, x_T, settings, seed, condition, chunks=20, progress=None, trajectory=False, stop_after=None,
+                 negative=None, guided=None):
         sampler = SAMPLERS[settings["sampler"]]()
         tables = sampler.tables(self.schedule, settings["steps"], settings)
         steps = len(tables["t"])
         length = max(1, math.ceil(steps / chunks))
         scale = settings.get("guidance_scale") or 1.0
-        guided = bool(condition) and scale > 1.0
+        guided = bool(condition) and scale > 1.0 if guided is None else guided  # (forced: tests)
         arrays = [ops.convert_to_tensor(tables[name]) for name in sorted(tables)]
         arrays += [ops.convert_to_tensor(c) for c in condition]
         if guided:
-            arrays += [ops.convert_to_tensor(c) for c in self.null_condition(condition)]
+            negative = self.null_condition(condition) if negative is None else negative
+            arrays += [ops.convert_to_tensor(c) for c in negative]
         state = sampler.init(ops.convert_to_tensor(x_T))
         path = [ops.convert_to_numpy(state[0])] if trajectory else None
         seed = ops.convert_to_tensor(np.int32(seed % (2**31 - 1)))
@@ -290,8 +307,11 @@ class DiffusionModel(ImageGenerator):
         bar = Progress(settings["steps"] * math.ceil(num / batch_size), label=f"{self.name}: {settings['sampler']}") \
             if progress else None
         base = 0 if seed is None else seed
-        images = [to_uint8(self._denoise(x_T[i:i + batch_size], settings, base * 7919 + i,
-                                         self.condition_for_sampling(settings, slice(i, i + batch_size)),
-                                         progress=bar))
-                  for i in range(0, num, batch_size)]
+        images = []
+        for i in range(0, num, batch_size):
+            index = slice(i, i + batch_size)
+            condition = self.condition_for_sampling(settings, index)
+            negative = self.guidance_condition(settings, index, condition) if condition else None
+            images.append(to_uint8(self._denoise(x_T[index], settings, base * 7919 + i, condition, progress=bar,
+                                                 negative=negative)))
         return np.concatenate(images)

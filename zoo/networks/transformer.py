@@ -110,3 +110,41 @@ class TransformerBlock(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio,
                 "dropout": self.dropout, "causal": self.causal}
+
+
+class TextTower(layers.Layer):
+    """A text encoder (CLIP's, and text-to-image's): token ids (batch, length) -> (batch,
+    embed_dim), the mean of the real words' last states, LayerNorm, a linear projection.
+    `states(ids)` gives what cross-attention reads: every position's last state (batch,
+    length, width) and the mask of real words (id 0 is padding)."""
+
+    def __init__(self, vocab_size, length, width, num_layers, num_heads, embed_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.token_embedding = layers.Embedding(vocab_size, width, embeddings_initializer=normal(), name="tokens")
+        self.position_embedding = layers.Embedding(length, width, embeddings_initializer=normal(), name="positions")
+        self.blocks = [TransformerBlock(num_heads, causal=False, name=f"block_{i}") for i in range(num_layers)]
+        self.norm = layers.LayerNormalization(epsilon=1e-5, name="norm")
+        self.projection = layers.Dense(embed_dim, use_bias=False, name="projection")
+        self.token_embedding.build((None, length))
+        self.position_embedding.build((length,))
+        for layer in (*self.blocks, self.norm):
+            layer.build((None, length, width))
+        self.projection.build((None, width))
+        self.built = True  # every sub-layer is: nothing to infer from a first call
+
+    def states(self, ids, training=False):
+        """(last states (batch, length, width), mask (batch, length) bool of the real words)."""
+        mask = ops.not_equal(ids, 0)
+        h = self.token_embedding(ids) + self.position_embedding(ops.arange(ops.shape(ids)[1]))
+        for block in self.blocks:
+            h = block(h, training=training, mask=mask)
+        return h, mask
+
+    def pool(self, h, mask):
+        """The projected mean of the real words' states."""
+        weights = ops.cast(mask, h.dtype)[:, :, None]
+        pooled = ops.sum(h * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        return self.projection(self.norm(pooled))
+
+    def call(self, ids, training=False):
+        return self.pool(*self.states(ids, training=training))

@@ -15,7 +15,10 @@
   added (Ho et al.).
 * A token sequence (`context_dim`: (batch, length, context_dim), with a 0/1 mask of the
   real tokens) is read by cross-attention after the blocks at the resolution indices in
-  `cross_attention` and in the middle.
+  `cross_attention` and in the middle. The layers a condition adds are named
+  (`cond_projection`, `cross_attention_K`, `cross_attention_K_norm`):
+  `unconditional_layers(unet)` are the others, layer for layer those of the UNet built
+  without the condition, so a conditional UNet can start from an unconditional one.
 
 The inputs are, in this order: x_t, t, then whichever of label, cond, context and
 context_mask the network takes. Without a condition the network
@@ -23,6 +26,7 @@ is layer for layer the one the shipped ddpm_* presets were trained with.
 """
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -74,17 +78,20 @@ def res_block(x, temb, width, dropout=0.0, film=False):
     return skip + Conv2D(width, 3, padding="same")(h)
 
 
-def attention_block(x, num_heads=4, context=None, context_mask=None):
+def attention_block(x, num_heads=4, context=None, context_mask=None, name=None):
     """Attention over the pixels of a feature map, residual: self-attention, or with a
-    `context` (batch, length, dim) cross-attention from the pixels to its tokens."""
+    `context` (batch, length, dim) cross-attention from the pixels to its tokens (its layers
+    named `name`_norm and `name`, so a fine-tune can tell them from an unconditional UNet's)."""
     height, width, channels = x.shape[1:]
-    h = layers.Reshape((height * width, channels))(_group_norm(channels)(x))
+    norm = _group_norm(channels) if name is None else GroupNormalization(
+        groups=min(8, channels), epsilon=1e-5, name=f"{name}_norm")
+    h = layers.Reshape((height * width, channels))(norm(x))
     if context is None:
         h = layers.MultiHeadAttention(num_heads, channels // num_heads, dtype=float32_under_mixed())(h, h)
     else:
         mask = None if context_mask is None else ops.cast(
             ops.repeat(context_mask[:, None, :], height * width, axis=1), "bool")
-        h = layers.MultiHeadAttention(num_heads, channels // num_heads, dtype=float32_under_mixed())(
+        h = layers.MultiHeadAttention(num_heads, channels // num_heads, dtype=float32_under_mixed(), name=name)(
             h, context, attention_mask=mask)
     return x + layers.Reshape((height, width, channels))(h)
 
@@ -114,11 +121,17 @@ def build_unet(image_shape, widths=(32, 64, 128), blocks=1, attention=(2,), drop
         inputs += [context, context_mask]
     temb = layers.Activation("swish")(temb)
 
+    crossings = []  # the cross-attention blocks' names: cross_attention_0, _1, ...
+
+    def cross(x):
+        crossings.append(f"cross_attention_{len(crossings)}")
+        return attention_block(x, context=context, context_mask=context_mask, name=crossings[-1])
+
     def attend(x, level):
         if level in attention:
             x = attention_block(x)
         if context is not None and level in cross_attention:
-            x = attention_block(x, context=context, context_mask=context_mask)
+            x = cross(x)
         return x
 
     x = Conv2D(widths[0], 3, padding="same")(x_in)
@@ -131,7 +144,7 @@ def build_unet(image_shape, widths=(32, 64, 128), blocks=1, attention=(2,), drop
             x = Conv2D(width, 3, strides=2, padding="same")(x)
     x = attention_block(res_block(x, temb, widths[-1], dropout, film))
     if context is not None:
-        x = attention_block(x, context=context, context_mask=context_mask)
+        x = cross(x)
     x = res_block(x, temb, widths[-1], dropout, film)
     for level, width in reversed(list(enumerate(widths))):
         for _ in range(blocks):
@@ -141,3 +154,19 @@ def build_unet(image_shape, widths=(32, 64, 128), blocks=1, attention=(2,), drop
     x = layers.Activation("swish")(_group_norm(widths[0])(x))
     out = Conv2D(image_shape[-1], 3, padding="same", kernel_initializer="zeros")(x)
     return keras.Model(inputs, out, name=name)
+
+
+CONDITION_LAYERS = ("cond_projection", "cross_attention_", "class_embedding")
+
+
+def unconditional_layers(unet):
+    """The layers with weights of `unet` that an unconditional UNet of the same widths also
+    has, in an order that pairs them with its: by class, then in creation order (the number
+    Keras appends to a layer's name; a functional model's own order is topological, and the
+    condition's layers change it)."""
+    def key(layer):
+        number = re.search(r"_(\d+)$", layer.name)
+        return type(layer).__name__, int(number.group(1)) if number else 0
+
+    return sorted((layer for layer in unet.layers if layer.weights and not layer.name.startswith(CONDITION_LAYERS)),
+                  key=key)

@@ -1,0 +1,214 @@
+"""Recipe for the text-to-image presets: txt2img_anime (32x32 faces from hair/eye colour
+prompts) and txt2img_fashion (28x28 clothes from their names).
+
+    python recipes/txt2img.py --variant txt2img_anime --out zoo/presets/txt2img_anime
+    python recipes/txt2img.py --variant txt2img_anime --cross-attention none     # pooled text only
+    python recipes/txt2img.py --variant txt2img_anime --text-from none            # text tower trained too
+    python recipes/txt2img.py --variant txt2img_fashion --epochs 1 --limit 5000   # a quick look
+
+* Data: every tagged face with a caption drawn afresh each epoch from its tags
+  (zoo/captions.py), plus `--untagged` x as many untagged faces with the empty prompt (the
+  unconditional one); faces mirrored at random. Fashion: every training image, captioned
+  from its class.
+* Model (zoo/models/txt2img.py): the UNet of `--unet-from` (a ddpm preset of the same
+  resolution) with its weights, plus the layers the text adds (`cond_projection`,
+  cross-attention), which start at zero so training starts from the unconditional model;
+  the text tower copied from the CLIP preset `--text-from` and frozen, or (`none`) trained
+  with the UNet from scratch.
+* Measured at the end, for each guidance scale of `--scales` (DDIM, the preset's eta):
+  - prompt adherence: for every attribute prompt ("red hair", "blue eyes"; "a sneaker"),
+    `--per-prompt` images, read back by the dataset's feature network's heads
+    (features_anime / features_clothing), next to those heads' accuracy on real held-out
+    images (the ceiling);
+  - FID / KID against the captioned training images (features network), from `--fid-num`
+    images drawn with the captions of random training images;
+  - CLIP score of those images with their captions, where a CLIP preset (`--reranker`) exists.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from zoo import harness
+
+VARIANTS = {
+    "txt2img_anime": dict(data="anime_faces", size=32, unet_from="ddpm_anime", text_from="clip_anime",
+                          features="features_anime", reranker="clip_anime", epochs=6, flip=True,
+                          example=("pink hair, green eyes", "blonde hair")),
+    "txt2img_fashion": dict(data="fashion_mnist", size=28, unet_from="ddpm_fashion", text_from="none",
+                            features="features_clothing", reranker=None, epochs=2, flip=False,
+                            example=("a sneaker", "a sandal")),
+}
+TEXT_WHEN_TRAINED = dict(text_width=64, text_layers=1, text_heads=2, embed_dim=64, length=8)
+
+
+def anime_data(args, rng):
+    """(images 32x32, caption(index, seed) -> (texts, None), attribute prompts {head: [prompts]},
+    held-out (images, labels), tagged-image captions for FID)."""
+    from zoo import captions, data
+    from zoo.evaluation import resize
+    from zoo.text import WordTokenizer
+
+    x, y, x_test, y_test, names = data.labelled_splits(args.data, args.limit)
+    tagged = (y >= 0).any(axis=1)
+    untagged = np.flatnonzero(~tagged)
+    keep = np.sort(np.concatenate([np.flatnonzero(tagged),
+                                   rng.choice(untagged, min(len(untagged), int(args.untagged * tagged.sum())),
+                                              replace=False)]))
+    x, y = resize(x[keep], 32), y[keep]
+
+    def caption(index, seed):
+        return captions.anime_captions(y[index, 0], y[index, 1], names["hair"], names["eye"], seed=seed), None
+
+    prompts = {"hair": [f"{c} hair" for c in names["hair"]], "eye": [f"{c} eyes" for c in names["eye"]]}
+    vocabulary = WordTokenizer.from_texts(captions.anime_caption_space(names["hair"], names["eye"])).vocabulary[1:]
+    return x, caption, prompts, (x_test, y_test), vocabulary, lambda index, seed: caption(index, seed)[0]
+
+
+def fashion_data(args, rng):
+    from zoo import captions, data
+    from zoo.text import WordTokenizer
+
+    x, y, x_test, y_test, _ = data.labelled_splits(args.data, args.limit)
+    y = y.reshape(-1)
+
+    def caption(index, seed):
+        return captions.class_captions(y[index], "fashion_mnist", seed=seed), None
+
+    vocabulary = WordTokenizer.from_texts(captions.class_caption_space("fashion_mnist")).vocabulary[1:]
+    prompts = {"label": [f"a {name}" for name in captions.FASHION_NAMES]}
+    return x, caption, prompts, (x_test, y_test), vocabulary, lambda index, seed: caption(index, seed)[0]
+
+
+def build(args, spec, image_shape, vocabulary):
+    """The model: the UNet (and EMA) of `--unet-from`, the text tower of `--text-from` (frozen) or new."""
+    from zoo import registry
+    from zoo.models.txt2img import TextToImage
+
+    unet = registry.load(args.unet_from)
+    text = dict(TEXT_WHEN_TRAINED)
+    clip = None
+    if args.text_from != "none":
+        clip = registry.load(args.text_from)
+        vocabulary = clip.tokenizer.vocabulary[1:]
+        text = dict(text_width=clip.text_width, text_layers=clip.text_layers, text_heads=clip.text_heads,
+                    embed_dim=clip.embed_dim, length=clip.tokenizer.length)
+    cross = None if args.cross_attention == ["none"] else tuple(int(c) for c in args.cross_attention)
+    model = TextToImage(vocabulary, **text, cross_attention=cross, train_text=clip is None,
+                        caption_dropout=args.caption_dropout, reranker=spec["reranker"],
+                        guidance_scale=args.guidance_scale, image_shape=image_shape, widths=unet.widths,
+                        blocks=unet.blocks, attention=unet.attention, dropout=unet.dropout,
+                        schedule=unet.schedule.kind, timesteps=unet.timesteps, ema_decay=args.ema_decay,
+                        eta=unet.eta, sampler=unet.sampler, clip_x0=unet.clip_x0, clipped_eps=unet.clipped_eps,
+                        seed=args.seed, name=args.variant)
+    model.start_from(unet)
+    if clip is not None:
+        model.text_tower.set_weights(clip.text_tower.get_weights())
+    return model
+
+
+def measure(model, net, prompts, heldout, scales, per_prompt, steps, fid_num, fid_captions, reference, seed=0):
+    """Adherence per attribute and scale, the heads' accuracy on real held-out images, and
+    FID/KID/CLIP score per scale (see the module's docstring)."""
+    from zoo.evaluation import compare
+
+    x_test, y_test = heldout
+    y_test = y_test.reshape(len(y_test), -1)
+    out = {"ceiling": {}, "adherence": {}, "quality": {}, "steps": steps, "per_prompt": per_prompt,
+           "fid_num": fid_num}
+    _, probs = net.embed(x_test)
+    for column, head in enumerate(prompts):
+        known = y_test[:, column] >= 0
+        out["ceiling"][head] = round(float((probs[head][known].argmax(1) == y_test[known, column]).mean()), 4)
+    for scale in scales:
+        row = {}
+        for head, texts in prompts.items():
+            asked = np.repeat(np.arange(len(texts)), per_prompt)
+            images = model.generate([texts[i] for i in asked], seed=seed, steps=steps, guidance_scale=scale,
+                                    progress=False)
+            _, p = net.embed(images)
+            row[head] = round(float((p[head].argmax(1) == asked).mean()), 4)
+        out["adherence"][str(scale)] = row
+        start = time.time()
+        images = model.generate(list(fid_captions), seed=seed + 1, steps=steps, guidance_scale=scale,
+                                progress=False)
+        result = compare(net, images, reference, seed=seed)
+        quality = {k: result[k] for k in ("fid", "kid", "kid_std", "precision", "recall")}
+        if model.reranker:
+            named = np.array([c != "" for c in fid_captions])
+            quality["clip_score"] = round(float(model.clip_scores(images[named], fid_captions[named]).mean()), 2)
+        quality["seconds"] = round(time.time() - start, 1)
+        out["quality"][str(scale)] = quality
+        print(f"guidance {scale}: adherence {row}, quality {quality}", flush=True)
+    return out
+
+
+def main(argv=None):
+    p = harness.parser("txt2img", __doc__, epochs=None, batch_size=64, data=None)
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="txt2img_anime")
+    p.add_argument("--unet-from", default=None, help="the ddpm preset whose UNet starts the model")
+    p.add_argument("--text-from", default=None, help="a CLIP preset whose text tower is taken, frozen; none: train one")
+    p.add_argument("--cross-attention", nargs="+", default=["1"],
+                   help="resolution indices with cross-attention to the words (and the middle); none: pooled only")
+    p.add_argument("--caption-dropout", type=float, default=0.15)
+    p.add_argument("--untagged", type=float, default=0.5, help="untagged faces per tagged face (empty prompt)")
+    p.add_argument("--guidance-scale", type=float, default=3.0, help="the preset's default scale")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--ema-decay", type=float, default=0.999)
+    p.add_argument("--scales", type=float, nargs="+", default=[1, 1.5, 2, 3, 5, 7.5])
+    p.add_argument("--per-prompt", type=int, default=16, help="images per attribute prompt (adherence)")
+    p.add_argument("--fid-num", type=int, default=500, help="images per scale for FID/KID and CLIP score")
+    p.add_argument("--steps", type=int, default=25, help="DDIM steps of the measurements")
+    args = p.parse_args(argv)
+    spec = VARIANTS[args.variant]
+    args.data = args.data or spec["data"]
+    args.epochs = args.epochs or spec["epochs"]
+    args.unet_from = args.unet_from or spec["unet_from"]
+    args.text_from = args.text_from or spec["text_from"]
+    if args.workdir == "runs/txt2img":
+        args.workdir = f"runs/{args.variant}"
+
+    import keras
+
+    from zoo import captions, registry, viz
+    from zoo.evaluation import resize
+
+    rng = np.random.default_rng(args.seed)
+    x, caption, prompts, heldout, vocabulary, texts_of = (anime_data if spec["size"] == 32 else fashion_data)(args, rng)
+    model = harness.init_model(args, lambda: build(args, spec, x.shape[1:], vocabulary))
+    model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))  # constant: a run extends
+    grid_prompts = [t for texts in prompts.values() for t in texts][:16]
+    grid = lambda: model.generate([t for t in grid_prompts for _ in range(4)], seed=0, steps=20,  # noqa: E731
+                                  progress=False)
+    batches = captions.CaptionedImages(x, caption, model.tokenizer, args.batch_size, seed=args.seed,
+                                       flip=spec["flip"])
+    history = harness.fit(model, batches, args, grid=grid)
+
+    net = registry.load(spec["features"])
+    fid_index = rng.choice(len(x), args.fid_num, replace=False)
+    fid_captions = np.array(texts_of(fid_index, (args.seed, 1_000_003)), dtype=object)
+    fake_size = x.shape[1]
+    feats = net.features(x[rng.choice(len(x), min(len(x), 10000), replace=False)])
+    reference = {"mean": feats.mean(0), "cov": np.cov(feats, rowvar=False), "features": feats}
+    heldout_images = heldout[0] if heldout[0].shape[1] == fake_size else resize(heldout[0], fake_size)
+    metrics = measure(model, net, prompts, (heldout_images, heldout[1]), args.scales, args.per_prompt, args.steps,
+                      args.fid_num, fid_captions, reference, seed=args.seed)
+    pictures = {"sample.png": model.generate([t for t in grid_prompts for _ in range(4)], seed=0, steps=50,
+                                             progress=False)}
+    return harness.finish(
+        model, args, args.variant, history,
+        dataset=harness.dataset(args.data, len(x), f"{args.data}: {len(x)} captioned training images "
+                                f"({x.shape[1]}x{x.shape[2]})", image_size=f"{x.shape[1]}x{x.shape[2]}"),
+        description=(f"text-to-image diffusion: the UNet of {args.unet_from} with a text condition "
+                     f"(pooled embedding into the time embedding"
+                     f"{'' if model.cross_attention is None else ', cross-attention to the words'}), "
+                     f"text tower {'from ' + args.text_from + ', frozen' if args.text_from != 'none' else 'trained'}"
+                     f", classifier-free guidance"),
+        pictures=pictures, variant=args.variant, unet_initialised_from=args.unet_from,
+        text_encoder=args.text_from, prompt_measurements=metrics, example_prompt=spec["example"][0],
+        example_negative_prompt=spec["example"][1])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
