@@ -34,13 +34,15 @@ from zoo import harness
 
 VARIANTS = {
     "txt2img_anime": dict(data="anime_faces", size=32, unet_from="ddpm_anime", text_from="clip_anime",
-                          features="features_anime", reranker="clip_anime", epochs=6, flip=True,
+                          features="features_anime", reranker="clip_anime", epochs=10, flip=True,
                           example=("pink hair, green eyes", "blonde hair")),
-    "txt2img_fashion": dict(data="fashion_mnist", size=28, unet_from="ddpm_fashion", text_from="none",
-                            features="features_clothing", reranker=None, epochs=2, flip=False,
+    "txt2img_fashion": dict(data="fashion_mnist", size=28, unet_from="ddpm_fashion", text_from="clip_fashion",
+                            features="features_clothing", reranker="clip_fashion", epochs=1, flip=False,
                             example=("a sneaker", "a sandal")),
 }
-TEXT_WHEN_TRAINED = dict(text_width=64, text_layers=1, text_heads=2, embed_dim=64, length=8)
+# the text tower trained with the UNet (--text-from none): for the faces, clip_anime's shape
+TEXT_WHEN_TRAINED = {32: dict(text_width=128, text_layers=2, text_heads=4, embed_dim=128, length=12),
+                     28: dict(text_width=64, text_layers=1, text_heads=2, embed_dim=64, length=8)}
 
 
 def anime_data(args, rng):
@@ -77,7 +79,7 @@ def fashion_data(args, rng):
         return captions.class_captions(y[index], "fashion_mnist", seed=seed), None
 
     vocabulary = WordTokenizer.from_texts(captions.class_caption_space("fashion_mnist")).vocabulary[1:]
-    prompts = {"label": [f"a {name}" for name in captions.FASHION_NAMES]}
+    prompts = {"clothing": [f"a {name}" for name in captions.FASHION_NAMES]}
     return x, caption, prompts, (x_test, y_test), vocabulary, lambda index, seed: caption(index, seed)[0]
 
 
@@ -87,7 +89,7 @@ def build(args, spec, image_shape, vocabulary):
     from zoo.models.txt2img import TextToImage
 
     unet = registry.load(args.unet_from)
-    text = dict(TEXT_WHEN_TRAINED)
+    text = dict(TEXT_WHEN_TRAINED[spec["size"]])
     clip = None
     if args.text_from != "none":
         clip = registry.load(args.text_from)
@@ -158,7 +160,7 @@ def main(argv=None):
     p.add_argument("--ema-decay", type=float, default=0.999)
     p.add_argument("--scales", type=float, nargs="+", default=[1, 1.5, 2, 3, 5, 7.5])
     p.add_argument("--per-prompt", type=int, default=16, help="images per attribute prompt (adherence)")
-    p.add_argument("--fid-num", type=int, default=500, help="images per scale for FID/KID and CLIP score")
+    p.add_argument("--fid-num", type=int, default=1000, help="images per scale for FID/KID and CLIP score")
     p.add_argument("--steps", type=int, default=25, help="DDIM steps of the measurements")
     args = p.parse_args(argv)
     spec = VARIANTS[args.variant]
@@ -172,6 +174,7 @@ def main(argv=None):
     import keras
 
     from zoo import captions, registry, viz
+    from zoo.cards import write_card
     from zoo.evaluation import resize
 
     rng = np.random.default_rng(args.seed)
@@ -196,7 +199,7 @@ def main(argv=None):
                       args.fid_num, fid_captions, reference, seed=args.seed)
     pictures = {"sample.png": model.generate([t for t in grid_prompts for _ in range(4)], seed=0, steps=50,
                                              progress=False)}
-    return harness.finish(
+    preset = harness.finish(
         model, args, args.variant, history,
         dataset=harness.dataset(args.data, len(x), f"{args.data}: {len(x)} captioned training images "
                                 f"({x.shape[1]}x{x.shape[2]})", image_size=f"{x.shape[1]}x{x.shape[2]}"),
@@ -208,6 +211,9 @@ def main(argv=None):
         pictures=pictures, variant=args.variant, unet_initialised_from=args.unet_from,
         text_encoder=args.text_from, prompt_measurements=metrics, example_prompt=spec["example"][0],
         example_negative_prompt=spec["example"][1])
+    viz.save_guidance_curves(metrics, preset / "guidance.png", title=f"{args.variant}: guidance")
+    write_card(preset)
+    return preset
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from zoo.registry import PRESETS_DIR
 from zoo.runs import sha256
 
 SHIPPED = sorted(p.parent.name for p in PRESETS_DIR.glob("*/metadata.json"))
-PIPELINES = {"unconditional-image-generation", "image-generation", "text-generation", "image-feature-extraction"}
+PIPELINES = {"unconditional-image-generation", "image-generation", "text-generation", "image-feature-extraction",
+             "text-to-image", "zero-shot-image-classification"}
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -116,6 +116,33 @@ def test_a_models_flags_come_from_its_declared_options_and_others_are_refused():
         assert "Traceback" not in proc.stderr, proc.stderr
 
 
+def test_text_to_image_from_a_prompt_and_clip_scores_of_a_folder(tmp_path, backend):
+    from PIL import Image
+
+    out = tmp_path / "faces.png"
+    proc = run(["-m", "zoo", "sample", "txt2img_anime", "--prompt", "pink hair, green eyes", "--guidance-scale", "3",
+                "--num", "4", "--steps", "4", "--seed", "0", "--out", str(out), "--backend", backend])
+    assert "4 samples of txt2img_anime" in proc.stdout
+    image = np.asarray(Image.open(out))
+    assert image.shape[2] == 3 and image.std() > 20
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i, colour in enumerate([(230, 60, 60), (60, 60, 230)]):
+        Image.fromarray(np.full((64, 64, 3), colour, np.uint8)).save(faces / f"{i}.png")
+    proc = run(["-m", "zoo", "sample", "clip_anime", "--images", str(faces), "--prompts", "red hair", "blue hair",
+                "--backend", backend])
+    rows = proc.stdout.strip().splitlines()
+    assert rows[0].split()[0] == "image" and rows[1].startswith("0.png") and rows[2].startswith("1.png")
+    assert len(rows[1].split()) == 1 + 2 + 2  # the file, two scores, the zero-shot pick (two words)
+    for args, message in [(["txt2img_anime", "--prompt", "purple unicorn"], "'unicorn'"),
+                          (["clip_anime", "--prompts", "red hair"], "the following arguments are required: --images"),
+                          (["clip_anime", "--images", str(faces), "--prompts", "red hat"], "'hat'")]:
+        proc = run(["-m", "zoo", "sample", *args, "--num", "1"] if args[0] != "clip_anime" else
+                   ["-m", "zoo", "sample", *args], check=False)
+        last = proc.stderr.strip().splitlines()[-1]
+        assert proc.returncode == 2 and last.startswith("zoo: error: ") and message in last, (args, proc.stderr[-300:])
+
+
 def test_sample_help_lists_the_models_options():
     out = run(["-m", "zoo", "sample", "ddpm_mnist", "--help"]).stdout
     for flag in ("--sampler {ddim,ddpm,dpmpp_2m}", "--steps", "--eta", "--clip-x0", "--clipped-eps"):
@@ -182,7 +209,8 @@ def test_what_does_not_apply_is_refused_in_one_line(capsys, argv, message):
 def test_list_takes_a_pattern_and_info_reads_like_a_summary(capsys):
     status, out, _ = main(capsys, "list", "*anime*")
     assert status == 0 and {line.split()[0] for line in out.splitlines()} == {
-        "dcgan_anime", "ddpm_anime", "features_anime", "stylegan_anime", "wgan_gp_anime"}
+        "clip_anime", "dcgan_anime", "ddpm_anime", "features_anime", "stylegan_anime", "txt2img_anime",
+        "wgan_gp_anime"}
     status, out, _ = main(capsys, "info", "gan_mnist")
     assert status == 0 and out.startswith("gan_mnist: MLP GAN") and "FID / KID" in out and "{" not in out
     assert len(out.splitlines()) < 15

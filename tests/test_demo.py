@@ -156,6 +156,25 @@ def test_the_controls_come_from_the_models_declarations(backend):
     assert status == "error: number of texts must be a whole number from 1 to 64; got 1.5"
 
 
+def test_text_to_image_takes_its_prompts_from_a_box_and_clip_is_not_listed(backend, tmp_path):
+    if backend != "tensorflow":
+        pytest.skip("run once, under TensorFlow")
+    from PIL import Image
+
+    from zoo import demo
+
+    listed = [name for name, _, _ in demo.generative_presets()]
+    assert "txt2img_anime" in listed and "clip_anime" not in listed and "features_anime" not in listed
+    options = demo.declared_options(["txt2img_anime", "gpt_shakespeare"])
+    assert "prompt:prompts" in options and "prompt:text" in options  # two controls: prompts and a text's prompt
+    values = [{"prompt:prompts": "red hair\nblue eyes", "steps:int": 3.0}.get(key) for key in options]
+    path, _, _, status = demo._safely(demo.generate)("txt2img_anime", 0, 2, values, options, str(tmp_path))
+    assert status.startswith("2 image(s) from txt2img_anime") and Image.open(path).size[0] > 32
+    values = [{"prompt:prompts": "purple unicorn"}.get(key) for key in options]
+    _, _, _, status = demo._safely(demo.generate)("txt2img_anime", 0, 2, values, options, str(tmp_path))
+    assert status.startswith("error: prompt: 2 word(s) of 'purple unicorn' not in the model's vocabulary")
+
+
 def test_two_requests_at_once_are_both_answered_and_views_are_drawn(page):
     from gradio_client import Client
 

@@ -143,6 +143,12 @@ for name in zoo.list_models():
         y = m.features(np.random.default_rng(0).integers(0, 256, (4, *m.image_shape)).astype("uint8"))
     elif m.family == "diffusion":  # the EMA network's noise prediction at a few timesteps
         y = m.ema_network([m.sample_noise(4, seed=0), np.array([0, 10, 500, 999])[:4] % m.timesteps])
+    elif m.family == "text-to-image":  # the same, for the empty prompt and two one-word prompts
+        words = ["", *m.tokenizer.vocabulary[1:3]]
+        y = m.ema_network([m.sample_noise(3, seed=0), np.array([10, 500, 999]), *m.encode_prompts(words)])
+    elif m.family == "clip":  # scores of fixed images against two one-word prompts
+        y = m.score(np.random.default_rng(0).integers(0, 256, (4, *m.image_shape)).astype("uint8"),
+                    m.tokenizer.vocabulary[1:3])
     else:
         z = m.sample_noise(4, seed=0)
         y = m([z, np.arange(4)]) if hasattr(m, "num_classes") else m.decode_batch(z)

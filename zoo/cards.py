@@ -133,6 +133,16 @@ def measured(card, losses=True):
         for name, value in (card.get(key) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 rows.append((f"{key.replace('_', ' ')}: {name.replace('_', ' ')}", _number(value)))
+    prompts = card.get("prompt_measurements")
+    if prompts:  # a text-to-image model: at the guidance scale of best adherence (its first attribute)
+        heads = list(prompts["ceiling"])
+        scale, row = max(prompts["adherence"].items(), key=lambda item: item[1][heads[0]])
+        quality = prompts["quality"].get(scale, {})
+        rows.append((f"{' / '.join(heads)} adherence at guidance {float(scale):g} (real images)",
+                     " / ".join(f"{row[h]:.3f} ({prompts['ceiling'][h]:.3f})" for h in heads)))
+        if "fid" in quality:
+            rows.append((f"FID / CLIP score at guidance {float(scale):g} ({prompts['fid_num']} samples)",
+                         f"{quality['fid']} / {quality.get('clip_score', '—')}"))
     for result in evaluations(card):
         cell = evaluation.cells(result)
         how = "" if cell["sampler"] == "—" else f", {cell['sampler']}"

@@ -346,7 +346,7 @@ def build_parser():
 
     s = sub.add_parser("list", help="list the shipped presets")
     s.add_argument("pattern", nargs="?", default=None, help="only names matching this shell pattern, e.g. '*anime*'")
-    s.add_argument("--family", default=None, help="only this family (gan, vae, diffusion, text, features)")
+    s.add_argument("--family", default=None, help="only this family (gan, vae, diffusion, text-to-image, clip, text, features)")
     s = sub.add_parser("info", help="a preset's card: a summary, or the whole card with --json")
     s.add_argument("name", help=where)
     s.add_argument("--json", action="store_true", help="print the whole card (metadata.json) as JSON")

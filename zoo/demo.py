@@ -40,8 +40,17 @@ def generative_presets(names=None):
     from zoo import registry
 
     presets = [registry.Preset(n) for n in registry.list_models()]
-    chosen = [(p.name, p.family, p.card) for p in presets if p.family != "features" and (names is None or p.name in names)]
+    chosen = [(p.name, p.family, p.card) for p in presets if _generates(p.card) and (names is None or p.name in names)]
     return sorted(chosen, key=lambda item: (item[1], item[0]))
+
+
+def _generates(card):
+    """Whether the card's model class is a generator (feature networks and CLIP are not)."""
+    from zoo.models import MODELS
+    from zoo.tasks import Generator
+
+    classes = {cls.__name__: cls for cls in MODELS.values()}
+    return issubclass(classes.get(card.get("class"), object), Generator)
 
 
 def presets_table(presets):
@@ -97,6 +106,9 @@ def control(option):
     if option.kind == "labels":
         return gr.Textbox(value="", placeholder="class ids separated by spaces (empty: the model's choice)",
                           **common)
+    if option.kind == "prompts":
+        return gr.Textbox(value="", lines=2, placeholder="one prompt for every image, or one per line (empty: "
+                          "none)", **common)
     return gr.Textbox(value=option.default or "", lines=2 if option.name == "prompt" else 1, **common)
 
 
@@ -120,6 +132,9 @@ def value_of(option, raw):
             raise ZooError(f"labels must be class ids separated by spaces, e.g. 7 7 1; got {raw!r}") from None
     if option.kind == "text" and option.nullable and raw == "":
         return None
+    if option.kind == "prompts":
+        lines = [line.strip() for line in (raw or "").splitlines() if line.strip()]
+        return None if not lines else lines[0] if len(lines) == 1 else lines
     return raw
 
 
@@ -267,7 +282,7 @@ def build(names=None):
 
 def _shown(option):
     """An option's default as its control shows it."""
-    if option.kind == "labels":
+    if option.kind in ("labels", "prompts"):
         return ""
     if option.kind == "text":
         return option.default or ""

@@ -78,6 +78,28 @@ def save_loss_curves(history, path, title=None):
     return _save_figure(fig, ax, path, title)
 
 
+def save_guidance_curves(measured, path, title=None):
+    """A text-to-image model's prompt adherence (per attribute, its ceiling dashed) and FID
+    against guidance scale, side by side (`measured`: the recipe's prompt measurements)."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    scales = [float(s) for s in measured["adherence"]]
+    for i, head in enumerate(measured["ceiling"]):
+        colour = f"C{i}"
+        left.plot(scales, [row[head] for row in measured["adherence"].values()], "o-", color=colour, label=head)
+        left.axhline(measured["ceiling"][head], color=colour, linestyle="--", alpha=0.6)
+    left.set_xlabel("guidance scale")
+    left.set_ylabel("adherence (dashed: real images)")
+    left.legend()
+    left.grid(alpha=0.3)
+    right.plot(scales, [measured["quality"][s]["fid"] for s in measured["adherence"]], "o-", color="C3")
+    right.set_xlabel("guidance scale")
+    right.set_ylabel("FID")
+    right.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save_figure(fig, left, path, title)
+
+
 def save_latent_scatter(points, labels, path, class_names=None, title=None):
     """2-d latent codes coloured by label (e.g. the test set's posterior means)."""
     points, labels = np.asarray(points), np.asarray(labels)

@@ -155,6 +155,20 @@ class TextToImage(DiffusionModel):
             return self.null_condition(condition)
         return self.encode_prompts(settings["negative_prompt"][index])
 
+    def serving(self):
+        """The denoiser given token ids (the text tower and the EMA UNet): a sampler with
+        guidance is a short loop around it (ids of the empty prompt, all 0, give the null
+        prediction)."""
+        shape = ", ".join(map(str, self.image_shape))
+        length = self.tokenizer.length
+        inputs = [("x_t", (None, *self.image_shape), "float32"), ("t", (None,), "int32"),
+                  ("token_ids", (None, length), "int32")]
+        return (inputs, lambda x, t, ids: ops.cast(self.ema_network([x, t, *self.encode(ids)], training=False),
+                                                   "float32"),
+                f"the denoiser: x_t float32 (N, {shape}), t int32 (N,) in [0, {self.timesteps - 1}] and token_ids "
+                f"int32 (N, {length}) (the vocabulary is in config.json; 0 pads; all 0: the unconditional prompt) "
+                f"-> the predicted noise eps float32 (N, {shape}); {self.schedule.kind} schedule, T = {self.timesteps}")
+
     # -- generate: the contract ----------------------------------------------------------
     def generate(self, inputs=None, num=None, seed=None, **options):
         """keras-hub's TextToImage call: `inputs` is a prompt, a list of prompts (one per image)
