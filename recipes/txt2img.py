@@ -5,6 +5,7 @@ prompts) and txt2img_fashion (28x28 clothes from their names).
     python recipes/txt2img.py --variant txt2img_anime --cross-attention none     # pooled text only
     python recipes/txt2img.py --variant txt2img_anime --text-from none            # text tower trained too
     python recipes/txt2img.py --variant txt2img_fashion --epochs 1 --limit 5000   # a quick look
+    python recipes/txt2img.py --variant txt2img_anime --measure zoo/presets/txt2img_anime   # measure again
 
 * Data: every tagged face with a caption drawn afresh each epoch from its tags
   (zoo/captions.py), plus `--untagged` x as many untagged faces with the empty prompt (the
@@ -45,6 +46,14 @@ TEXT_WHEN_TRAINED = {32: dict(text_width=128, text_layers=2, text_heads=4, embed
                      28: dict(text_width=64, text_layers=1, text_heads=2, embed_dim=64, length=8)}
 
 
+def check_prompts(prompts, caption_space):
+    """The measured prompts are captions the training data has: a prompt the model never read
+    (a word doubled, say) would measure something else."""
+    unseen = sorted({t for texts in prompts.values() for t in texts} - set(caption_space))
+    if unseen:
+        raise ValueError(f"measured prompts that no training caption has: {unseen[:5]}")
+
+
 def anime_data(args, rng):
     """(images 32x32, caption(index, seed) -> (texts, None), attribute prompts {head: [prompts]},
     held-out (images, labels), tagged-image captions for FID)."""
@@ -63,7 +72,8 @@ def anime_data(args, rng):
     def caption(index, seed):
         return captions.anime_captions(y[index, 0], y[index, 1], names["hair"], names["eye"], seed=seed), None
 
-    prompts = {"hair": [f"{c} hair" for c in names["hair"]], "eye": [f"{c} eyes" for c in names["eye"]]}
+    prompts = {"hair": list(names["hair"]), "eye": list(names["eye"])}  # the tags' names: "red hair", "blue eyes"
+    check_prompts(prompts, captions.anime_caption_space(names["hair"], names["eye"]))
     vocabulary = WordTokenizer.from_texts(captions.anime_caption_space(names["hair"], names["eye"])).vocabulary[1:]
     return x, caption, prompts, (x_test, y_test), vocabulary, lambda index, seed: caption(index, seed)[0]
 
@@ -80,6 +90,7 @@ def fashion_data(args, rng):
 
     vocabulary = WordTokenizer.from_texts(captions.class_caption_space("fashion_mnist")).vocabulary[1:]
     prompts = {"clothing": [f"a {name}" for name in captions.FASHION_NAMES]}
+    check_prompts(prompts, captions.class_caption_space("fashion_mnist"))
     return x, caption, prompts, (x_test, y_test), vocabulary, lambda index, seed: caption(index, seed)[0]
 
 
@@ -146,6 +157,21 @@ def measure(model, net, prompts, heldout, scales, per_prompt, steps, fid_num, fi
     return out
 
 
+def measure_reranking(model, net, prompts, per_prompt, steps, candidates, seed=0):
+    """Adherence at the model's guidance scale with one image per output and with the best of
+    `candidates` by the model's CLIP reranker."""
+    out = {"candidates": candidates, "guidance_scale": model.guidance_scale, "per_prompt": per_prompt, "steps": steps}
+    for head, texts in prompts.items():
+        asked = np.repeat(np.arange(len(texts)), per_prompt)
+        row = {}
+        for k in (1, candidates):
+            images = model.generate([texts[i] for i in asked], seed=seed, steps=steps, candidates=k, progress=False)
+            row["one" if k == 1 else "reranked"] = round(float((net.embed(images)[1][head].argmax(1) == asked).mean()), 4)
+        out[head] = row
+    print(f"reranking: {out}", flush=True)
+    return out
+
+
 def main(argv=None):
     p = harness.parser("txt2img", __doc__, epochs=None, batch_size=64, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="txt2img_anime")
@@ -158,10 +184,15 @@ def main(argv=None):
     p.add_argument("--guidance-scale", type=float, default=3.0, help="the preset's default scale")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ema-decay", type=float, default=0.999)
-    p.add_argument("--scales", type=float, nargs="+", default=[1, 1.5, 2, 3, 5, 7.5])
+    p.add_argument("--scales", type=float, nargs="*", default=[1, 1.5, 2, 3, 5, 7.5],
+                   help="guidance scales measured (with --measure and none given: measure only --rerank)")
     p.add_argument("--per-prompt", type=int, default=16, help="images per attribute prompt (adherence)")
     p.add_argument("--fid-num", type=int, default=1000, help="images per scale for FID/KID and CLIP score")
     p.add_argument("--steps", type=int, default=25, help="DDIM steps of the measurements")
+    p.add_argument("--rerank", type=int, default=0, metavar="K",
+                   help="also measure adherence with K candidates reranked by CLIP (0: not)")
+    p.add_argument("--measure", default=None, metavar="PRESET",
+                   help="measure this trained preset folder again (no training) and update its card")
     args = p.parse_args(argv)
     spec = VARIANTS[args.variant]
     args.data = args.data or spec["data"]
@@ -175,10 +206,11 @@ def main(argv=None):
 
     from zoo import captions, registry, viz
     from zoo.cards import write_card
-    from zoo.evaluation import resize
 
     rng = np.random.default_rng(args.seed)
     x, caption, prompts, heldout, vocabulary, texts_of = (anime_data if spec["size"] == 32 else fashion_data)(args, rng)
+    if args.measure:
+        return measure_preset(args, spec, x, prompts, heldout, texts_of, rng)
     model = harness.init_model(args, lambda: build(args, spec, x.shape[1:], vocabulary))
     model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))  # constant: a run extends
     grid_prompts = [t for texts in prompts.values() for t in texts][:16]
@@ -187,6 +219,65 @@ def main(argv=None):
     batches = captions.CaptionedImages(x, caption, model.tokenizer, args.batch_size, seed=args.seed,
                                        flip=spec["flip"])
     history = harness.fit(model, batches, args, grid=grid)
+    metrics, pictures, drawn_with = measurements(args, spec, model, x, prompts, heldout, texts_of, rng, grid_prompts)
+    reranking = {} if not args.rerank else {"reranking": measure_reranking(
+        model, registry.load(spec["features"]), prompts, args.per_prompt, args.steps, args.rerank, seed=args.seed)}
+    preset = harness.finish(
+        model, args, args.variant, history,
+        dataset=harness.dataset(args.data, len(x), f"{args.data}: {len(x)} captioned training images "
+                                f"({x.shape[1]}x{x.shape[2]})", image_size=f"{x.shape[1]}x{x.shape[2]}"),
+        description=(f"text-to-image diffusion: the UNet of {args.unet_from} with a text condition "
+                     f"(pooled embedding into the time embedding"
+                     f"{'' if model.cross_attention is None else ', cross-attention to the words'}), "
+                     f"text tower {'from ' + args.text_from + ', frozen' if args.text_from != 'none' else 'trained'}"
+                     f", classifier-free guidance"),
+        pictures=pictures, variant=args.variant, unet_initialised_from=args.unet_from,
+        text_encoder=args.text_from, prompt_measurements=metrics, example_prompt=spec["example"][0],
+        example_negative_prompt=spec["example"][1], pictures_drawn_with=drawn_with, **reranking)
+    viz.save_guidance_curves(metrics, preset / "guidance.png", title=f"{args.variant}: guidance")
+    write_card(preset)
+    return preset
+
+
+def measure_preset(args, spec, x, prompts, heldout, texts_of, rng):
+    """--measure PRESET: measures a trained preset again (no training) and rewrites its card's
+    measurements and pictures; the card keeps its training recipe and adds this command."""
+    import json
+    import pathlib
+    import shlex
+
+    import keras
+
+    from zoo import registry, viz
+    from zoo.cards import write_card
+    from zoo.registry import METADATA
+
+    preset = pathlib.Path(args.measure)
+    model = registry.load(preset)
+    card = json.loads((preset / METADATA).read_text(encoding="utf-8"))
+    command = f"KERAS_BACKEND={keras.backend.backend()} python recipes/txt2img.py " + " ".join(
+        shlex.quote(a) for a in args.argv)
+    if args.scales:
+        grid_prompts = [t for texts in prompts.values() for t in texts][:16]
+        metrics, pictures, drawn_with = measurements(args, spec, model, x, prompts, heldout, texts_of, rng,
+                                                     grid_prompts)
+        for name, images in pictures.items():
+            viz.save_grid(images, preset / name)
+        viz.save_guidance_curves(metrics, preset / "guidance.png", title=f"{preset.name}: guidance")
+        card.update(prompt_measurements=metrics, pictures_drawn_with=drawn_with, measured_with=command)
+    if args.rerank:
+        card["reranking"] = measure_reranking(model, registry.load(spec["features"]), prompts, args.per_prompt,
+                                              args.steps, args.rerank, seed=args.seed)
+        card["reranking"]["command"] = command
+    (preset / METADATA).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_card(preset)
+    return preset
+
+
+def measurements(args, spec, model, x, prompts, heldout, texts_of, rng, grid_prompts):
+    """(prompt measurements, {"sample.png": the prompt grid}, how the grid was drawn)."""
+    from zoo import registry
+    from zoo.evaluation import resize
 
     net = registry.load(spec["features"])
     fid_index = rng.choice(len(x), args.fid_num, replace=False)
@@ -199,21 +290,9 @@ def main(argv=None):
                       args.fid_num, fid_captions, reference, seed=args.seed)
     pictures = {"sample.png": model.generate([t for t in grid_prompts for _ in range(4)], seed=0, steps=50,
                                              progress=False)}
-    preset = harness.finish(
-        model, args, args.variant, history,
-        dataset=harness.dataset(args.data, len(x), f"{args.data}: {len(x)} captioned training images "
-                                f"({x.shape[1]}x{x.shape[2]})", image_size=f"{x.shape[1]}x{x.shape[2]}"),
-        description=(f"text-to-image diffusion: the UNet of {args.unet_from} with a text condition "
-                     f"(pooled embedding into the time embedding"
-                     f"{'' if model.cross_attention is None else ', cross-attention to the words'}), "
-                     f"text tower {'from ' + args.text_from + ', frozen' if args.text_from != 'none' else 'trained'}"
-                     f", classifier-free guidance"),
-        pictures=pictures, variant=args.variant, unet_initialised_from=args.unet_from,
-        text_encoder=args.text_from, prompt_measurements=metrics, example_prompt=spec["example"][0],
-        example_negative_prompt=spec["example"][1])
-    viz.save_guidance_curves(metrics, preset / "guidance.png", title=f"{args.variant}: guidance")
-    write_card(preset)
-    return preset
+    drawn_with = {"sample.png": "rows of 8: 4 images each of the prompts " + ", ".join(grid_prompts)
+                  + f"; DDIM-50, guidance {model.guidance_scale:g}, seed 0"}
+    return metrics, pictures, drawn_with
 
 
 if __name__ == "__main__":

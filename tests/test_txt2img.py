@@ -173,9 +173,14 @@ def test_the_recipe_trains_resumes_and_loads_on_another_backend(tmp_path, backen
     measured = card["prompt_measurements"]
     assert set(measured["adherence"]) == {"1.0", "3.0"} and set(measured["ceiling"]) == {"hair", "eye"}
     assert {"fid", "kid", "clip_score"} <= set(measured["quality"]["3.0"])
+    run(args[:-9] + ["--measure", str(work / "preset"), "--scales", "--rerank", "2", "--per-prompt", "1",
+                     "--steps", "2"])  # measure again: reranking only
+    card = json.loads((work / "preset" / "metadata.json").read_text())
+    assert card["reranking"]["candidates"] == 2 and set(card["reranking"]["hair"]) == {"one", "reranked"}
+    assert card["prompt_measurements"] == measured and "best of 2 by CLIP" in (work / "preset" / "README.md").read_text()
     other = {"tensorflow": "jax", "jax": "torch", "torch": "tensorflow"}[backend]
-    code = ("import numpy as np, zoo; m = zoo.load(%r); "
-            "print(m.generate(['red hair', 'blue eyes'], seed=0, steps=3, guidance_scale=2, progress=False)"
+    code = ("import numpy as np, zoo; m = zoo.load(%r); "  # eta 0: the noise is numpy's x_T alone, as on every backend
+            "print(m.generate(['red hair', 'blue eyes'], seed=0, steps=3, guidance_scale=2, eta=0.0, progress=False)"
             ".astype(int).sum(axis=(1, 2, 3)).tolist())")
     here = json.loads(run(["-c", code % str(work / "preset")], backend=backend).stdout.strip().splitlines()[-1])
     there = json.loads(run(["-c", code % str(work / "preset")], backend=other).stdout.strip().splitlines()[-1])

@@ -134,15 +134,22 @@ def measured(card, losses=True):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 rows.append((f"{key.replace('_', ' ')}: {name.replace('_', ' ')}", _number(value)))
     prompts = card.get("prompt_measurements")
-    if prompts:  # a text-to-image model: at the guidance scale of best adherence (its first attribute)
+    if prompts:  # a text-to-image model: its best adherence, and its best FID, against guidance scale
         heads = list(prompts["ceiling"])
         scale, row = max(prompts["adherence"].items(), key=lambda item: item[1][heads[0]])
-        quality = prompts["quality"].get(scale, {})
-        rows.append((f"{' / '.join(heads)} adherence at guidance {float(scale):g} (real images)",
-                     " / ".join(f"{row[h]:.3f} ({prompts['ceiling'][h]:.3f})" for h in heads)))
-        if "fid" in quality:
-            rows.append((f"FID / CLIP score at guidance {float(scale):g} ({prompts['fid_num']} samples)",
-                         f"{quality['fid']} / {quality.get('clip_score', '—')}"))
+        rows.append((f"{' / '.join(heads)} adherence, best (guidance {float(scale):g}; real images)",
+                     " / ".join(f"{row[h]:.3f}" for h in heads) + " ("
+                     + " / ".join(f"{prompts['ceiling'][h]:.3f}" for h in heads) + ")"))
+        scale, quality = min(prompts["quality"].items(), key=lambda item: item[1]["fid"])
+        rows.append((f"FID / CLIP score, best FID (guidance {float(scale):g}, {prompts['fid_num']} samples)",
+                     f"{quality['fid']} / {quality.get('clip_score', '—')}"))
+    rerank = card.get("reranking")
+    if rerank:
+        heads = [h for h in rerank if isinstance(rerank[h], dict)]
+        rows.append((f"{' / '.join(heads)} adherence, best of {rerank['candidates']} by CLIP (guidance "
+                     f"{rerank['guidance_scale']:g}; one image)",
+                     " / ".join(f"{rerank[h]['reranked']:.3f}" for h in heads) + " ("
+                     + " / ".join(f"{rerank[h]['one']:.3f}" for h in heads) + ")"))
     for result in evaluations(card):
         cell = evaluation.cells(result)
         how = "" if cell["sampler"] == "—" else f", {cell['sampler']}"
@@ -220,6 +227,8 @@ def render(card, files=()):
             f"| Keras | {card.get('keras_version')} |", ""]
     if card.get("init"):
         out.insert(-1, f"| started from | {card['init']} |")
+    if card.get("measured_with"):
+        out.insert(-1, f"| measured again with | `{card['measured_with']}` |")
     if card.get("devices", 1) != 1 or card.get("precision", "float32") != "float32":
         out.insert(-1, f"| devices / precision | {card.get('devices', 1)} (data-parallel) / "
                        f"{card.get('precision', 'float32')} |")

@@ -46,10 +46,11 @@ def generative_presets(names=None):
 
 def _generates(card):
     """Whether the card's model class is a generator (feature networks and CLIP are not)."""
-    from zoo.models import MODELS
+    from zoo.models import LEGACY_NAMES, MODELS
     from zoo.tasks import Generator
 
     classes = {cls.__name__: cls for cls in MODELS.values()}
+    classes.update({old.split(">")[-1]: MODELS[new] for old, new in LEGACY_NAMES.items()})  # a card of "DDPM"
     return issubclass(classes.get(card.get("class"), object), Generator)
 
 
@@ -96,7 +97,8 @@ def control(option):
     import gradio as gr
 
     label = f"{option.name} — {option.help} ({option.describe()})"
-    common = dict(label=label, visible=False, elem_id=f"opt-{option.name}", interactive=True)
+    element = f"opt-{option.name}" + ("s" if option.kind == "prompts" else "")  # a text's prompt is another control
+    common = dict(label=label, visible=False, elem_id=element, interactive=True)
     if option.kind == "choice":
         return gr.Radio(choices=list(option.choices), value=option.default, **common)
     if option.kind == "bool":

@@ -16,6 +16,10 @@ SHIPPED = {
         'config.json': 'c6e2d8ce98b1097a71d0dd32e6d8c00b44aa331dc5be2bab791e751827cbc3f9',
         'model.weights.h5': '0e62592fc7338213f467d0c2418f7c0da850e7a101a04fd9f1b5d768006e0ced',
     },
+    'clip_fashion': {
+        'config.json': '48a2b29cc835a42ef9326489894a1210e2e88bcc8edc4c574cbe835e19016371',
+        'model.weights.h5': '892718d76f455818be157815666508fc36741b1307d8e68dc714d1f8ce6ece1b',
+    },
     'dcgan_anime': {
         'config.json': '5d4d32c857b8acc63a335e4a280726ba3e587c73f4f7a1446cc55466c3bae94c',
         'model.weights.h5': '6941a81aa5ba6e989d00d3c8ce8b14bbde02d3c4a2776e775bf1c4ca71acb550',
@@ -59,6 +63,10 @@ SHIPPED = {
     'stylegan_anime': {
         'config.json': '0b811ef6e048cc476c23fc6cff594358eb97b6ff0ab566b6725a5456c8fe2892',
         'model.weights.h5': '4a9bb69f4936c1256bad55945a4a079a06b18e377924a9c85bacda15ee2d2057',
+    },
+    'txt2img_anime': {
+        'config.json': 'b33428f53aa80ac0cf87bd413ec0732761ec0b1417e93173eb42789b9d8101cf',
+        'model.weights.h5': '4ea89b6059c1940f1b4964e3c929518e5cfadf05069973db8e3abeb0179daab7',
     },
     'vae_fashion': {
         'config.json': '5ab342135cb5d37cb04e11a0a0aa5d154fb1d33b7b77447fad91496e2dcf5b2d',

@@ -33,16 +33,12 @@ import numpy as np
 from keras import ops
 
 from zoo.errors import DataError
+from zoo.models.clip import l2_normalize
 from zoo.models.diffusion import DiffusionModel
 from zoo.networks.transformer import TextTower
 from zoo.networks.unet import build_unet, unconditional_layers
 from zoo.tasks import Option, OptionError
 from zoo.text import WordTokenizer
-
-
-def l2_normalize(x):
-    x = ops.cast(x, "float32")
-    return x / ops.sqrt(ops.maximum(ops.sum(x * x, axis=-1, keepdims=True), 1e-12))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
