@@ -189,6 +189,7 @@ def main(argv=None):
     p.add_argument("--per-prompt", type=int, default=16, help="images per attribute prompt (adherence)")
     p.add_argument("--fid-num", type=int, default=1000, help="images per scale for FID/KID and CLIP score")
     p.add_argument("--steps", type=int, default=25, help="DDIM steps of the measurements")
+    p.add_argument("--sample-steps", type=int, default=50, help="DDIM steps of sample.png (the grid each epoch: 20)")
     p.add_argument("--rerank", type=int, default=0, metavar="K",
                    help="also measure adherence with K candidates reranked by CLIP (0: not)")
     p.add_argument("--measure", default=None, metavar="PRESET",
@@ -214,7 +215,8 @@ def main(argv=None):
     model = harness.init_model(args, lambda: build(args, spec, x.shape[1:], vocabulary))
     model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))  # constant: a run extends
     grid_prompts = [t for texts in prompts.values() for t in texts][:16]
-    grid = lambda: model.generate([t for t in grid_prompts for _ in range(4)], seed=0, steps=20,  # noqa: E731
+    grid = lambda: model.generate([t for t in grid_prompts for _ in range(4)], seed=0,  # noqa: E731
+                                  steps=min(20, args.sample_steps),
                                   progress=False)
     batches = captions.CaptionedImages(x, caption, model.tokenizer, args.batch_size, seed=args.seed,
                                        flip=spec["flip"])
@@ -288,10 +290,10 @@ def measurements(args, spec, model, x, prompts, heldout, texts_of, rng, grid_pro
     heldout_images = heldout[0] if heldout[0].shape[1] == fake_size else resize(heldout[0], fake_size)
     metrics = measure(model, net, prompts, (heldout_images, heldout[1]), args.scales, args.per_prompt, args.steps,
                       args.fid_num, fid_captions, reference, seed=args.seed)
-    pictures = {"sample.png": model.generate([t for t in grid_prompts for _ in range(4)], seed=0, steps=50,
-                                             progress=False)}
+    pictures = {"sample.png": model.generate([t for t in grid_prompts for _ in range(4)], seed=0,
+                                             steps=args.sample_steps, progress=False)}
     drawn_with = {"sample.png": "rows of 8: 4 images each of the prompts " + ", ".join(grid_prompts)
-                  + f"; DDIM-50, guidance {model.guidance_scale:g}, seed 0"}
+                  + f"; DDIM-{args.sample_steps}, guidance {model.guidance_scale:g}, seed 0"}
     return metrics, pictures, drawn_with
 
 
