@@ -122,11 +122,9 @@ def model_options(model, name, rest, prog):
 
 def load_generator(name, model=None):
     from zoo import registry
-    from zoo.tasks import Generator
+    from zoo.tasks import Generator, ImageTextScorer
 
     model = registry.load(name) if model is None else model
-    from zoo.tasks import ImageTextScorer
-
     if isinstance(model, ImageTextScorer):
         raise ZooError(f"{name} is a {type(model).__name__}, which generates nothing; it scores images against "
                        f"prompts: zoo sample {name} --images DIR --prompts PROMPT [PROMPT ...]")

@@ -7,7 +7,7 @@ import re
 import keras
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.errors import DataError, ZooError
 
 
 class UnknownCharacterError(ZooError, ValueError):
@@ -144,6 +144,15 @@ class WordTokenizer:
             rows.append([self.index[w] for w in words] + [0] * (self.length - len(words)))
         ids = np.array(rows, np.int32).reshape(len(rows), self.length)
         return ids[0] if single else ids
+
+    def check_ids(self, ids, where):
+        """Refuses token ids a fit batch cannot hold: not integers of shape (N, length), or
+        outside the vocabulary."""
+        if ids.ndim != 2 or ids.shape[1] != self.length or ids.dtype.kind not in "iu":
+            raise DataError(f"{where}: token ids must be integers of shape (N, {self.length}); got {ids.dtype} "
+                            f"{ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise DataError(f"{where}: token ids must lie in [0, {len(self) - 1}]")
 
     def decode(self, ids):
         """Rows of ids -> prompts (padding left out; commas attached to the word before)."""

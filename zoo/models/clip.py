@@ -31,7 +31,6 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.core import batched, guard
-from zoo.errors import DataError
 from zoo.layers import Conv2D, GroupNormalization
 from zoo.networks.transformer import TextTower
 from zoo.tasks import ImageTextScorer
@@ -127,12 +126,7 @@ class CLIP(ImageTextScorer):
         super().check_batch(data, where, whole)
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         if isinstance(x, (list, tuple)) and len(x) == 2 and isinstance(x[1], np.ndarray):
-            ids = x[1]
-            if ids.ndim != 2 or ids.shape[1] != self.tokenizer.length or ids.dtype.kind not in "iu":
-                raise DataError(f"{where}: token ids must be integers of shape (N, {self.tokenizer.length}); "
-                                      f"got {ids.dtype} {ids.shape}")
-            if ids.size and (ids.min() < 0 or ids.max() >= len(self.tokenizer)):
-                raise DataError(f"{where}: token ids must lie in [0, {len(self.tokenizer) - 1}]")
+            self.tokenizer.check_ids(x[1], where)
 
     def _loss(self, data, training):
         x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)

@@ -126,11 +126,7 @@ class TextToImage(DiffusionModel):
         if ids is None:
             raise DataError(f"{where}: {self.name} trains on (images, token ids); got images alone")
         if isinstance(ids, np.ndarray):
-            if ids.ndim != 2 or ids.shape[1] != self.tokenizer.length or ids.dtype.kind not in "iu":
-                raise DataError(f"{where}: token ids must be integers of shape (N, {self.tokenizer.length}); "
-                                f"got {ids.dtype} {ids.shape}")
-            if ids.size and (ids.min() < 0 or ids.max() >= len(self.tokenizer)):
-                raise DataError(f"{where}: token ids must lie in [0, {len(self.tokenizer) - 1}]")
+            self.tokenizer.check_ids(ids, where)
 
     def condition_of_batch(self, data, batch):
         drop = self.draw(keras.random.uniform, (batch,)) < self.caption_dropout
