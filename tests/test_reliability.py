@@ -20,7 +20,7 @@ from conftest import ROOT, numpy, run, small_gan
 import zoo
 from zoo import harness, registry
 from zoo.errors import DataError, PresetError, TrainingDiverged
-from zoo.runs import CheckpointError, RunLockedError, WorkdirLock
+from zoo.runs import Checkpoints, CheckpointError, RunLockedError, WorkdirLock
 
 
 def weights_of(model):
@@ -161,9 +161,9 @@ def test_a_recipe_stops_at_a_non_finite_step_and_keeps_its_last_good_checkpoint(
 
 
 # -- checkpoints that prove themselves ------------------------------------------------------
-def train(workdir, epochs, digits, fresh=False):
+def train(workdir, epochs, digits, fresh=False, keep_every=0):
     args = argparse.Namespace(workdir=str(workdir), fresh=fresh, batch_size=32, epochs=epochs, verbose=0,
-                              out=None, argv=[], recipe="test", init=None)
+                              out=None, argv=[], recipe="test", init=None, keep_every=keep_every)
     model = small_gan()
     model.compile()
     return model, args, harness.fit(model, digits[:64], args)
@@ -204,6 +204,30 @@ def test_no_trustworthy_checkpoint_is_an_error_naming_the_files_and_the_way_out(
         train(work, 3, digits)
     train(work, 1, digits, fresh=True)  # --fresh starts again
     assert sorted(p.name for p in (work / "checkpoints").iterdir()) == ["epoch_0001.json", "epoch_0001.weights.h5"]
+
+
+def test_a_run_continued_from_a_preset_says_what_training_the_preset_had(tmp_path, digits):
+    model, args, history = train(tmp_path / "first", 2, digits)
+    first = harness.finish(model, args, "test", history, dataset="fixture", description="d", pictures={})
+    model, args, history = train(tmp_path / "more", 1, digits)
+    args.init = str(first)
+    preset = harness.finish(model, args, "test", history, dataset="fixture", description="d", pictures={})
+    card = json.loads((preset / "metadata.json").read_text())
+    assert card["init"] == str(first) and card["epochs"] == 1
+    assert card["init_training"]["epochs"] == 2 and card["init_training"]["steps"] == 4
+    readme = (preset / "README.md").read_text()
+    assert "2 epochs, 4 steps" in readme and "3 epochs in all" in readme
+
+
+def test_keep_every_keeps_a_curve_of_checkpoints_that_still_prove_themselves(tmp_path, digits):
+    work = tmp_path / "run"
+    train(work, 5, digits, keep_every=2)
+    kept = Checkpoints(work).kept()
+    assert list(kept) == [2, 4, 5]  # every 2nd epoch's, and the newest two
+    flip_a_byte(kept[2])
+    assert list(Checkpoints(work).kept()) == [4, 5]  # a corrupt one drops out of the curve
+    with pytest.raises(ValueError, match="keep_every is a number of epochs, an integer >= 0"):
+        Checkpoints(work, keep_every=-1)
 
 
 # -- origin of presets ------------------------------------------------------------------------

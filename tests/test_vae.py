@@ -6,7 +6,7 @@ import pytest
 from conftest import numpy
 
 import zoo
-from zoo.models.vae import VAE, gaussian_kl
+from zoo.models.vae import VAE, gaussian_kl, gaussian_log_density
 
 PRESETS = ("vae_mnist", "beta_vae_mnist", "vae_mnist_2d", "vae_fashion")
 
@@ -25,6 +25,45 @@ def test_the_elbo_improves_on_a_tiny_set(digits):
     assert after < 0.6 * before
     for name in ("loss", "reconstruction_loss", "kl_loss"):
         assert np.isfinite(history.history[name]).all()
+
+
+def test_residual_blocks_learn_and_start_as_the_plain_networks_layers(digits):
+    vae = small_vae(blocks=1)
+    assert vae.get_config()["blocks"] == 1
+    # every residual branch ends in a zero conv: at initialisation a block is the identity
+    plain = small_vae(blocks=0)
+    assert vae.decoder.count_params() > plain.decoder.count_params()
+    vae.compile()
+    before = vae.negative_elbo(digits, binarize_seed=0)["negative_elbo"].mean()
+    vae.fit(digits, batch_size=30, epochs=4, verbose=0)
+    assert vae.negative_elbo(digits, binarize_seed=0)["negative_elbo"].mean() < 0.6 * before
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="residual blocks per resolution, an integer >= 0"):
+            small_vae(blocks=bad)
+
+
+def test_importance_weighted_bound_tightens_the_elbo(digits):
+    vae = small_vae()
+    vae.compile()
+    vae.fit(digits, batch_size=30, epochs=4, verbose=0)
+    x = digits[:100]
+    elbo = vae.negative_elbo(x, binarize_seed=0)["negative_elbo"].mean()
+    k1 = vae.importance_weighted_nll(x, k=1, binarize_seed=0).mean()
+    k50 = vae.importance_weighted_nll(x, k=50, binarize_seed=0).mean()
+    # k = 1 is the one-sample -ELBO (other noise): close; many samples: a tighter (lower) bound
+    assert abs(k1 - elbo) < 0.05 * elbo
+    assert k50 < k1 - 0.5 and k50 > 0
+    np.testing.assert_array_equal(vae.importance_weighted_nll(x[:10], k=5, seed=3, binarize_seed=0),
+                                  vae.importance_weighted_nll(x[:10], k=5, seed=3, binarize_seed=0))
+    with pytest.raises(ValueError, match="k is the number of samples, an integer >= 1"):
+        vae.importance_weighted_nll(x, k=0)
+
+
+def test_the_gaussian_log_density_matches_its_closed_form():
+    z = np.array([[0.0, 1.0]])
+    # log N(z; 0, 1) summed: -(2 log 2pi + 0 + 1) / 2; with mean z and variance e^2 per dim: -(2 log 2pi + 4) / 2
+    np.testing.assert_allclose(gaussian_log_density(z, 0.0, 0.0), [-(2 * np.log(2 * np.pi) + 1) / 2])
+    np.testing.assert_allclose(gaussian_log_density(z, z, np.full_like(z, 2.0)), [-(2 * np.log(2 * np.pi) + 4) / 2])
 
 
 def test_beta_weights_the_kl_term(digits):

@@ -57,6 +57,7 @@ PICTURES = {"sample.png": "samples", "interpolation.png": "interpolation", "reco
             "reconstructions (top: test images)", "denoising.png": "denoising, step by step", "truncation.png":
             "truncation ψ from 0 to 1", "mixing_coarse.png": "style mixing (coarse styles)", "manifold.png":
             "the decoded latent grid", "guidance.png": "prompt adherence and FID against guidance scale",
+            "fid_curve.png": "FID against training epochs (kept checkpoints)",
             "loss.png": "training curves"}
 
 
@@ -92,7 +93,7 @@ def front_matter(card):
         "library_name": "keras",
         "license": data.get("license", "mit"),
         "pipeline_tag": pipeline,
-        "tags": tags + [str(card.get("class", "")).lower()],
+        "tags": list(dict.fromkeys(tags + [str(card.get("class", "")).lower()])),  # vae/VAE once
         "datasets": [data["hub"]] if data.get("hub") else [],
     }
     if fields["license"] == "other":
@@ -226,7 +227,10 @@ def render(card, files=()):
             f"| machine | {card.get('machine')} |",
             f"| Keras | {card.get('keras_version')} |", ""]
     if card.get("init"):
-        out.insert(-1, f"| started from | {card['init']} |")
+        before = card.get("init_training") or {}
+        out.insert(-1, f"| started from | {card['init']}" + (
+            f" ({before.get('epochs')} epochs, {before.get('steps')} steps, {(before.get('wall_time_s') or 0) / 60:.0f} "
+            f"min before: {card.get('epochs', 0) + (before.get('epochs') or 0)} epochs in all)" if before else "") + " |")
     if card.get("measured_with"):
         out.insert(-1, f"| measured again with | `{card['measured_with']}` |")
     if card.get("devices", 1) != 1 or card.get("precision", "float32") != "float32":

@@ -74,6 +74,8 @@ def parser(name, description, epochs, batch_size, data):
     p.add_argument("--workdir", default=f"runs/{name}", help="checkpoints, logs, grids")
     p.add_argument("--out", default=None, help="preset directory to write (default: WORKDIR/preset)")
     p.add_argument("--fresh", action="store_true", help="ignore an earlier run's checkpoint in WORKDIR")
+    p.add_argument("--keep-every", type=int, default=0, metavar="N",
+                   help="also keep every N-th epoch's checkpoint (default 0: the newest two only)")
     p.add_argument("--devices", type=int, default=1,
                    help="train data-parallel on N devices (GPUs, or logical CPU devices); --batch-size is the "
                         "global batch, split among them (README, 'Scaling out')")
@@ -112,7 +114,7 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}, {platform.system()} {platform.python_version()}"
 
 
-def _callbacks(model, workdir, wall_s, grid, every, text=None):
+def _callbacks(model, workdir, wall_s, grid, every, text=None, keep_every=0):
     import keras
 
     from zoo import viz
@@ -138,7 +140,7 @@ def _callbacks(model, workdir, wall_s, grid, every, text=None):
             row = {"epoch": epoch, **{k: float(v) for k, v in sorted((logs or {}).items())}}
             write_rows(workdir / "log.csv", read_rows(workdir / "log.csv") + [row])
             atomic_write_json(workdir / "wall.json", {"seconds": wall_s})
-            Checkpoints(workdir).save(model, epoch + 1, wall_s)
+            Checkpoints(workdir, keep_every).save(model, epoch + 1, wall_s)
 
     return [RunFolder(), SampleGrid()]
 
@@ -206,7 +208,8 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
     chief = distribute.is_chief()
     try:
         model.fit(x, epochs=args.epochs, initial_epoch=min(done, args.epochs), verbose=args.verbose if chief else 0,
-                  callbacks=_callbacks(model, workdir, wall_s, grid, grid_every, text) if chief else [],
+                  callbacks=_callbacks(model, workdir, wall_s, grid, grid_every, text,
+                                       getattr(args, "keep_every", 0)) if chief else [],
                   **fit_kwargs)
     except TrainingDiverged as e:
         raise TrainingDiverged(f"{e}; the last good checkpoint is kept in {workdir / 'checkpoints'} "
@@ -261,6 +264,12 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
     wall = workdir / "wall.json"
     final = {k: round(v[-1], 4) for k, v in history.items()}
     argv = " ".join(shlex.quote(a) for a in args.argv)
+    if args.init and "init_training" not in card:  # the training the --init preset had had
+        from zoo.registry import info
+
+        before = info(args.init)
+        card["init_training"] = {k: before.get(k) for k in ("epochs", "steps", "wall_time_s", "machine",
+                                                             "weights_sha256")}
     # the recipe file that ran (one file can make several presets: recipes/vae.py, recipes/gpt.py)
     script = f"{args.recipe}.py"
     preset = save_preset(

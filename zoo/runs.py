@@ -5,6 +5,9 @@ checkpoints that prove themselves.
     WORKDIR/checkpoints/epoch_0007.weights.h5   model + optimizer state after 7 epochs
     WORKDIR/checkpoints/epoch_0007.json         its sidecar: epoch, step, sha256, wall time,
                                                 written (atomically) after the weights
+                                                (the newest two are kept, and with
+                                                `keep_every=N` every N-th epoch's too: a
+                                                curve of a metric against epochs)
     WORKDIR/log.csv                      one row per trained epoch, rewritten whole each epoch
     WORKDIR/wall.json                    training seconds across resumes
 
@@ -179,8 +182,11 @@ def _seed_states(model):
 class Checkpoints:
     """The checkpoints of a workdir: `save(model, epoch, wall_s)` and `restore(model)`."""
 
-    def __init__(self, workdir):
-        self.dir = pathlib.Path(workdir) / "checkpoints"
+    def __init__(self, workdir, keep_every=0):
+        if not isinstance(keep_every, int) or isinstance(keep_every, bool) or keep_every < 0:
+            raise ValueError(f"keep_every is a number of epochs, an integer >= 0 (0: keep the newest {KEEP} "
+                             f"checkpoints only); got {keep_every!r}")
+        self.dir, self.keep_every = pathlib.Path(workdir) / "checkpoints", keep_every
 
     def sidecars(self):
         return sorted(self.dir.glob("epoch_*.json"), reverse=True)
@@ -200,8 +206,26 @@ class Checkpoints:
             "wall_s": wall_s, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seed_states": {v.path: keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(model)}})
         for old in self.sidecars()[KEEP:]:
+            if self.keep_every and self._epoch_of(old) % self.keep_every == 0:
+                continue
             (self.dir / old.name.replace(".json", ".weights.h5")).unlink(missing_ok=True)
             old.unlink(missing_ok=True)
+
+    def kept(self):
+        """{epoch: weights file} of the checkpoints that prove themselves, oldest first."""
+        found = {}
+        for sidecar in self.sidecars():
+            meta, problem = self._check(sidecar)
+            if problem is None:
+                found[meta["epoch"]] = self.dir / meta["weights"]
+        return dict(sorted(found.items()))
+
+    @staticmethod
+    def _epoch_of(sidecar):
+        try:
+            return int(sidecar.stem.split("_")[1])
+        except (IndexError, ValueError):
+            return -1
 
     def restore(self, model):
         """Loads the newest checkpoint that proves itself; returns its sidecar (None where the

@@ -78,6 +78,20 @@ def save_loss_curves(history, path, title=None):
     return _save_figure(fig, ax, path, title)
 
 
+def save_metric_curve(points, path, ylabel, xlabel="epoch", title=None, reference=None):
+    """A metric against epochs ({x: value}); `reference` = (value, label): a dashed line."""
+    fig, ax = _pyplot().subplots(figsize=(6, 3.5), dpi=100)
+    xs = sorted(points)
+    ax.plot(xs, [points[x] for x in xs], "o-", label=ylabel)
+    if reference is not None:
+        ax.axhline(reference[0], color="C3", linestyle="--", label=reference[1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save_figure(fig, ax, path, title)
+
+
 def save_guidance_curves(measured, path, title=None):
     """A text-to-image model's prompt adherence (per attribute, its ceiling dashed) and FID
     against guidance scale, side by side (`measured`: the recipe's prompt measurements)."""

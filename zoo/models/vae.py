@@ -7,6 +7,10 @@ Presets `vae_mnist`, `beta_vae_mnist` (beta = 4), `vae_mnist_2d` (2-d latent) an
 * Decoder p(x|z): Dense -> 7x7x64 -> ConvTranspose 32 (stride 2, ReLU) -> ConvTranspose
   (stride 2) -> 1 logit per pixel. (A mirror of the encoder; a third 64-channel layer at
   14x14 and 28x28 made training 5x slower on a 2-core CPU.)
+* `blocks = n > 0` adds n residual blocks (x + Conv(ReLU(Conv(ReLU(x)))), 3x3, the last conv
+  starting at zero) at each resolution of both networks: after each strided conv of the
+  encoder, before each upsampling of the decoder, and at full resolution before its logits.
+  `blocks = 0` is the plain mirror above (vae_fashion).
 * Reparameterization: z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) from the model's
   SeedGenerator.
 * Loss: the negative ELBO with a Bernoulli likelihood, per example in nats:
@@ -27,24 +31,36 @@ from zoo.tasks import LatentImageModel
 
 
 # -- blocks --------------------------------------------------------------------------
-def build_encoder(image_shape, latent_dim, units):
+def residual(x, blocks):
+    """`blocks` residual blocks at x's width; each starts as the identity."""
+    for _ in range(blocks):
+        h = Conv2D(x.shape[-1], 3, padding="same", activation="relu")(layers.ReLU()(x))
+        x = layers.Add()([x, Conv2D(x.shape[-1], 3, padding="same", kernel_initializer="zeros")(h)])
+    return x
+
+
+def build_encoder(image_shape, latent_dim, units, blocks=0):
     image = keras.Input(image_shape, name="image")
-    x = Conv2D(32, 3, strides=2, padding="same", activation="relu")(image)
-    x = Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
+    x = residual(Conv2D(32, 3, strides=2, padding="same", activation="relu")(image), blocks)
+    x = residual(Conv2D(64, 3, strides=2, padding="same", activation="relu")(x), blocks)
     x = layers.Dense(units, activation="relu")(layers.Flatten()(x))
     mean = layers.Dense(latent_dim, name="mean")(x)
     log_var = layers.Dense(latent_dim, name="log_var")(x)
     return keras.Model(image, [mean, log_var], name="encoder")
 
 
-def build_decoder(image_shape, latent_dim, units):
+def build_decoder(image_shape, latent_dim, units, blocks=0):
     h, w = image_shape[0] // 4, image_shape[1] // 4
     z = keras.Input((latent_dim,), name="z")
     x = layers.Dense(units, activation="relu")(z)
     x = layers.Dense(h * w * 64, activation="relu")(x)
-    x = layers.Reshape((h, w, 64))(x)
-    x = Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
-    logits = Conv2DTranspose(image_shape[-1], 3, strides=2, padding="same", name="logits")(x)
+    x = residual(layers.Reshape((h, w, 64))(x), blocks)
+    x = residual(Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x), blocks)
+    if blocks:
+        x = residual(Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu")(x), blocks)
+        logits = Conv2D(image_shape[-1], 3, padding="same", name="logits")(x)
+    else:
+        logits = Conv2DTranspose(image_shape[-1], 3, strides=2, padding="same", name="logits")(x)
     return keras.Model(z, logits, name="decoder")
 
 
@@ -58,21 +74,29 @@ def gaussian_kl(mean, log_var):
     return -0.5 * ops.sum(1.0 + log_var - mean ** 2 - ops.exp(log_var), axis=1)
 
 
+def gaussian_log_density(z, mean, log_var):
+    """log N(z; mean, exp(log_var)) summed over the last axis (numpy, nats)."""
+    return -0.5 * np.sum(np.log(2 * np.pi) + log_var + (z - mean) ** 2 / np.exp(log_var), axis=-1)
+
+
 # -- the model -----------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="zoo")
 class VAE(LatentImageModel):
     family = "vae"
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=16, units=256, beta=1.0,
-                 binarize=True, seed=None, **kwargs):
+                 binarize=True, blocks=0, seed=None, **kwargs):
         kwargs.setdefault("name", "vae")
         super().__init__(**kwargs)
         if image_shape[0] % 4 or image_shape[1] % 4:
             raise ValueError(f"VAE image height and width must be multiples of 4; got {image_shape}")
         self.image_shape, self.latent_dim, self.units = tuple(image_shape), latent_dim, units
-        self.beta, self.binarize, self.seed = float(beta), bool(binarize), seed
-        self.encoder = build_encoder(self.image_shape, latent_dim, units)
-        self.decoder = build_decoder(self.image_shape, latent_dim, units)
+        if not isinstance(blocks, int) or isinstance(blocks, bool) or blocks < 0:
+            raise ValueError(f"VAE blocks is the number of residual blocks per resolution, an integer >= 0; "
+                             f"got {blocks!r}")
+        self.beta, self.binarize, self.blocks, self.seed = float(beta), bool(binarize), blocks, seed
+        self.encoder = build_encoder(self.image_shape, latent_dim, units, blocks)
+        self.decoder = build_decoder(self.image_shape, latent_dim, units, blocks)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.add_trackers("loss", "reconstruction_loss", "kl_loss")
         self.build()
@@ -80,7 +104,7 @@ class VAE(LatentImageModel):
     def get_config(self):
         return {**super().get_config(), "image_shape": self.image_shape,
                 "latent_dim": self.latent_dim, "units": self.units, "beta": self.beta,
-                "binarize": self.binarize, "seed": self.seed}
+                "binarize": self.binarize, "blocks": self.blocks, "seed": self.seed}
 
     def call(self, images, training=False):
         """Images in [0, 1] -> reconstruction logits (through the posterior mean)."""
@@ -142,16 +166,19 @@ class VAE(LatentImageModel):
         t = np.linspace(0.0, 1.0, int(steps), dtype="float32")[:, None]
         return self.decode((1 - t) * mean[0] + t * mean[1])
 
+    def _targets(self, images, binarize_seed):
+        x = self._unit(images)
+        if binarize_seed is not None:
+            x = (np.random.default_rng(binarize_seed).random(x.shape) < x).astype("float32")
+        return x
+
     def negative_elbo(self, images, seed=0, binarize_seed=None, batch_size=500):
         """-ELBO per example in nats (one z sample each; numpy noise: equal across
         backends). With `binarize_seed`, images are first binarized stochastically
         with that seed (as for dynamically binarized MNIST). Returns a dict of numpy
         arrays: negative_elbo, reconstruction, kl."""
-        x = self._unit(images)
-        rng = np.random.default_rng(seed)
-        if binarize_seed is not None:
-            x = (np.random.default_rng(binarize_seed).random(x.shape) < x).astype("float32")
-        eps = rng.standard_normal((len(x), self.latent_dim)).astype("float32")
+        x = self._targets(images, binarize_seed)
+        eps = np.random.default_rng(seed).standard_normal((len(x), self.latent_dim)).astype("float32")
 
         def one(idx):
             xb = ops.convert_to_tensor(x[idx])
@@ -163,3 +190,31 @@ class VAE(LatentImageModel):
 
         out = batched(one, np.arange(len(x)), batch_size)
         return {"negative_elbo": out.sum(axis=1), "reconstruction": out[:, 0], "kl": out[:, 1]}
+
+    def importance_weighted_nll(self, images, k=100, seed=0, binarize_seed=None, batch_size=20, progress=False):
+        """-log p(x) estimated per example in nats with k importance samples from q(z|x)
+        (Burda et al. 2016): -log (1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)). An upper bound on
+        -log p(x) that tightens as k grows, and equals the one-sample -ELBO in expectation at
+        k = 1. Numpy noise (equal across backends); `binarize_seed` as in `negative_elbo`."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"importance_weighted_nll: k is the number of samples, an integer >= 1; got {k!r}")
+        from zoo.progress import Progress
+
+        x = self._targets(images, binarize_seed)
+        rng = np.random.default_rng(seed)
+        out = np.zeros(len(x), "float64")
+        shown = Progress(len(x), unit="image", label=f"{self.name}: IWAE k={k}") if progress else None
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            mean, log_var = (ops.convert_to_numpy(t).astype("float64") for t in self.encoder(xb, training=False))
+            z = mean[:, None] + np.exp(0.5 * log_var)[:, None] * rng.standard_normal((len(xb), k, self.latent_dim))
+            logits = self.decoder(ops.convert_to_tensor(z.reshape(-1, self.latent_dim).astype("float32")),
+                                  training=False)
+            nll = ops.convert_to_numpy(bernoulli_nll(ops.convert_to_tensor(np.repeat(xb, k, axis=0)), logits))
+            log_w = (-nll.reshape(len(xb), k) + gaussian_log_density(z, 0.0, 0.0)
+                     - gaussian_log_density(z, mean[:, None], log_var[:, None]))
+            top = log_w.max(axis=1)
+            out[i:i + len(xb)] = -(top + np.log(np.exp(log_w - top[:, None]).mean(axis=1)))
+            if shown:
+                shown.add(len(xb))
+        return out
