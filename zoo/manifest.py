@@ -68,6 +68,10 @@ SHIPPED = {
         'config.json': 'b33428f53aa80ac0cf87bd413ec0732761ec0b1417e93173eb42789b9d8101cf',
         'model.weights.h5': '4ea89b6059c1940f1b4964e3c929518e5cfadf05069973db8e3abeb0179daab7',
     },
+    'txt2img_fashion': {
+        'config.json': '4d93b736f139cf2ed3f120c57ba6076c92edf18912b8d00677f51d954513494b',
+        'model.weights.h5': '8ebd071a25d649139520f6d84a7fdbe9821fb92723e07c1f6dac89e2114fdbde',
+    },
     'vae_fashion': {
         'config.json': '5ab342135cb5d37cb04e11a0a0aa5d154fb1d33b7b77447fad91496e2dcf5b2d',
         'model.weights.h5': 'e2abe62bbf774347ca520abc13cf5f0cef0fbe4fd5326c1cef56fdb641aa187f',

@@ -2,8 +2,8 @@
 recipe, small), with classifier-free guidance, negative prompts and DALL-E-style reranking by
 CLIP.
 
-Preset `txt2img_anime` (32x32 faces from hair/eye colour prompts); recipes/txt2img.py also
-has `txt2img_fashion` (28x28 clothes from their names), not shipped yet.
+Presets `txt2img_anime` (32x32 faces from hair/eye colour prompts) and `txt2img_fashion`
+(28x28 clothes from their names: "a sneaker", "a photo of a dress").
 
 * Text encoder: zoo's `TextTower` (the bidirectional Transformer of zoo.models.clip), either
   copied from a CLIP preset and frozen (`train_text=False`) or trained with the UNet. A
