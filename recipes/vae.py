@@ -21,7 +21,7 @@ from zoo import harness
 # vae_fashion is the plain mirror of the first wave.
 MNIST = dict(data="mnist", blocks=1, binarize=True, schedule="cosine", epochs=40)
 VARIANTS = {
-    "vae_mnist": dict(MNIST, latent_dim=16, beta=1.0),
+    "vae_mnist": dict(MNIST, latent_dim=16, beta=1.0, epochs=60),  # 40 gave 88.4 nats; 60: 87.3
     "beta_vae_mnist": dict(MNIST, latent_dim=16, beta=4.0),
     "vae_mnist_2d": dict(MNIST, latent_dim=2, beta=1.0),
     "vae_fashion": dict(data="fashion_mnist", latent_dim=16, beta=1.0, binarize=False, schedule="constant",

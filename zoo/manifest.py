@@ -5,8 +5,8 @@ metadata.json was rewritten to match. Written by `python -m zoo.registry --write
 
 SHIPPED = {
     'beta_vae_mnist': {
-        'config.json': 'f1958809faf69a34562ddbc2a3eba07e045740168408232e26c8f1f7ab030bb8',
-        'model.weights.h5': '57839ad8f8247721a6bff7466af5241d6360cc1595566dc4fca4e273139a6f01',
+        'config.json': '3bc6cf041122ec531d9286a2c3711192a804f2a17f7b6735dbaf124c648d042f',
+        'model.weights.h5': 'ab57719bfe3b44d9383bc34d8da7ec25ae58e6ab9f319761fb4734bccb308658',
     },
     'cgan_mnist': {
         'config.json': 'c5f3467b98fbbadde9820d51527839bdf6f585a1de2565611e06e3e03f36f820',
@@ -77,12 +77,12 @@ SHIPPED = {
         'model.weights.h5': 'e2abe62bbf774347ca520abc13cf5f0cef0fbe4fd5326c1cef56fdb641aa187f',
     },
     'vae_mnist': {
-        'config.json': '5f52edd182ddacbdc51365fad2aa923dee1968520c1b803541f6d2325b76cfb0',
-        'model.weights.h5': '9973d233e24e9fa9a17f9569075ad53d2d1fcecc521cff2c7cfee79403eff9a0',
+        'config.json': 'e29b50c67602641d665f298375110d80e5eca70316a4fba305989a7bdf5976bd',
+        'model.weights.h5': 'b789e275c7c0e0923aa163a0736a41adc94561fa9dbb396dde480138047be407',
     },
     'vae_mnist_2d': {
-        'config.json': '6d78c544fb12fe3266436fd37f67e65eae4fdb64940e95edcf876d7b0a5b48ed',
-        'model.weights.h5': '1d314f119f45e4e940b5d21270d9eb2e6e8a19e7b6ac097d3c6c62168ca7e748',
+        'config.json': 'c03b8455b31b83cca6b1c7eeed163a3dd508dd998bb045c7956aaf6deb313346',
+        'model.weights.h5': '24b70ddca6cfa7fa80def7548b386d2f7d6c9fcb9ec96987ca01c0b8b8a840f2',
     },
     'wgan_gp_anime': {
         'config.json': '3eda34f7c593319bda5806af8a81df662c1ba5748eebd566642797c30c1a4937',
