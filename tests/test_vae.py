@@ -27,10 +27,9 @@ def test_the_elbo_improves_on_a_tiny_set(digits):
         assert np.isfinite(history.history[name]).all()
 
 
-def test_residual_blocks_learn_and_start_as_the_plain_networks_layers(digits):
+def test_residual_blocks_add_layers_and_learn(digits):
     vae = small_vae(blocks=1)
     assert vae.get_config()["blocks"] == 1
-    # every residual branch ends in a zero conv: at initialisation a block is the identity
     plain = small_vae(blocks=0)
     assert vae.decoder.count_params() > plain.decoder.count_params()
     vae.compile()
