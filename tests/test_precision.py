@@ -53,6 +53,21 @@ def test_bfloat16_diffusion_and_gpt_learn(digits):
     assert gpt_losses[-1] < 0.7 * gpt_losses[0], gpt_losses
 
 
+def test_bfloat16_wgan_gp_trains():
+    """The gradient penalty interpolates between real (float32) and generated images: under a
+    bfloat16 policy the generator's images enter the loss in float32, as the critic's scores do."""
+    from zoo.models.wgan import WGANGP
+
+    x = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 3)).astype("uint8")
+    with policy("mixed_bfloat16"):
+        model = WGANGP(image_shape=(16, 16, 3), width=4, n_critic=2, seed=0)
+        model.compile()
+        history = model.fit(x, batch_size=8, epochs=1, verbose=0).history
+    assert {layer.compute_dtype for layer in model.generator.layers if layer.weights} == {"bfloat16"}
+    assert all(np.isfinite(v).all() for v in history.values()), history
+    assert history["gradient_penalty"][0] > 0
+
+
 def test_float16_loss_scaling_recovers_from_overflow(digits):
     """Scale 2**24 overflows float16 gradients: those steps are skipped (the weights stay), the
     scale halves each time, and training goes on once it fits, for both optimizers of the GAN."""

@@ -141,8 +141,9 @@ class AdversarialModel(LatentImageModel):
         real = self.images_in(data, self.image_shape)
         cond = self.condition(data)
         with_cond = (lambda t: t) if cond is None else (lambda t: [t, cond])  # noqa: E731
-        G = lambda z_: self.generator(with_cond(z_), training=True)  # noqa: E731
-        D = lambda x_: ops.cast(self.discriminator(with_cond(x_), training=True), "float32")  # noqa: E731  (logits in float32 under mixed precision)
+        # images and logits in float32 under mixed precision: a penalty mixes G's images with real ones
+        G = lambda z_: ops.cast(self.generator(with_cond(z_), training=True), "float32")  # noqa: E731
+        D = lambda x_: ops.cast(self.discriminator(with_cond(x_), training=True), "float32")  # noqa: E731
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
         noise = lambda: self.draw(keras.random.normal, (ops.shape(real)[0], self.latent_dim))  # noqa: E731
 
