@@ -14,7 +14,8 @@ denoising.png (x_T ... x_0 of 8 samples, rows) and the time to draw 64 samples w
 sampler on the backend that trained it. Killed and started again with the same
 --workdir, it resumes from its last epoch. With `--fid-curve N`, the FID of N DDIM-50
 samples from every checkpoint the run kept (`--keep-every`), and from the `--init` preset,
-goes into the card with fid_curve.png, epochs counted from the first training.
+goes into the card with fid_curve.png, epochs counted from the first training
+(`--fid-reference gan_mnist`: that preset's FID at the same N, a dashed line).
 """
 
 import sys
@@ -46,29 +47,6 @@ def sampling_times(model, num=64, seed=0):
     return times
 
 
-def fid_curve(model, args, num):
-    """{epoch: FID} of `num` DDIM-50 samples (the model's eta, seed 0) from each checkpoint kept in
-    the workdir, and from the `--init` preset (epochs go on from the init's); the model ends with
-    the newest checkpoint's weights, the ones it trained to."""
-    from zoo import registry
-    from zoo.evaluation import FEATURES, compare, feature_network, load_reference
-    from zoo.runs import Checkpoints
-
-    net = feature_network(FEATURES[args.data])
-    reference = load_reference(FEATURES[args.data], model.image_shape[0])
-    before = registry.info(args.init).get("epochs", 0) if args.init else 0
-
-    def fid(m):
-        return compare(net, m.generate(num, seed=0, sampler="ddim", steps=50, progress=False), reference)["fid"]
-
-    points = {before: fid(registry.load(args.init))} if args.init else {}
-    for epoch, weights in Checkpoints(args.workdir).kept().items():
-        model.load_weights(weights)
-        points[before + epoch] = fid(model)
-        print(f"FID({num}, DDIM-50) after epoch {before + epoch}: {points[before + epoch]}", flush=True)
-    return points
-
-
 def main(argv=None):
     p = harness.parser("ddpm", __doc__, epochs=None, batch_size=64, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="ddpm_mnist")
@@ -83,8 +61,7 @@ def main(argv=None):
                         "(1: stochastic, as measured best for these short trainings; 0: deterministic)")
     p.add_argument("--clipped-eps", choices=("true", "false"), default="true",
                    help="DDIM's default: eps re-derived from the clipped x0 (true) or the network's (false)")
-    p.add_argument("--fid-curve", type=int, default=0, metavar="N",
-                   help="FID of N DDIM-50 samples from every kept checkpoint, into the card (0: not measured)")
+    harness.add_fid_curve(p, "DDIM-50 with the preset's eta")
     args = p.parse_args(argv)
     spec = VARIANTS[args.variant]
     args.data = args.data or spec["data"]
@@ -115,12 +92,7 @@ def main(argv=None):
     noise = model.sample_noise(64, seed=0)
     history = harness.fit(model, x, args,
                            grid=lambda: to_uint8(model.denoise(noise, "ddim", min(20, model.timesteps))))
-    curve = {}
-    if args.fid_curve:
-        curve = {"fid_curve": {"num": args.fid_curve, "sampler": f"DDIM-50, eta {model.eta:g}, seed 0",
-                               "features": f"the {args.data} feature network",
-                               "fid": {str(k): v for k, v in fid_curve(model, args, args.fid_curve).items()}}}
-
+    curve = harness.fid_curve(model, args, sampler="ddim", steps=50)
     start = time.time()
     _, path = model.denoise(model.sample_noise(8, seed=1), "ddim", min(50, model.timesteps), chunks=10,
                             trajectory=True)
@@ -143,10 +115,7 @@ def main(argv=None):
                              "denoising.png": f"DDIM-50 with eta {model.eta:g}, x_T left to x_0 right"},
         **curve)
     viz.save_grid(to_uint8(strip), preset / "denoising.png", nrow=len(path))
-    if curve:
-        viz.save_metric_curve({int(k): v for k, v in curve["fid_curve"]["fid"].items()}, preset / "fid_curve.png",
-                              f"FID ({args.fid_curve} samples, DDIM-50)", title=f"{args.variant}: FID by epoch")
-        write_card(preset)
+    write_card(preset)
     return preset
 
 

@@ -230,6 +230,32 @@ def test_keep_every_keeps_a_curve_of_checkpoints_that_still_prove_themselves(tmp
         Checkpoints(work, keep_every=-1)
 
 
+def test_fid_curve_measures_the_init_preset_and_every_kept_checkpoint(tmp_path, digits):
+    model, args, history = train(tmp_path / "first", 2, digits)
+    first = harness.finish(model, args, "test", history, dataset="fixture", description="d", pictures={})
+    model, args, history = train(tmp_path / "more", 4, digits, keep_every=2)
+    trained = [numpy(w).copy() for w in model.weights]
+    args.init, args.data, args.fid_curve, args.fid_reference = str(first), "mnist", 64, "gan_mnist"
+    args.fid_drawn_with = "the generator"
+    harness.check_fid_curve(args)
+    curve = harness.fid_curve(model, args)["fid_curve"]
+    assert list(curve["fid"]) == list(curve["recall"]) == ["2", "4", "5", "6"]  # the init's 2 epochs, then 2, 3, 4
+    assert all(np.isfinite(v) and v > 0 for v in curve["fid"].values())
+    assert curve["reference"]["preset"] == "gan_mnist" and curve["fid"]["6"] > curve["reference"]["fid"]
+    assert all(np.array_equal(a, numpy(b)) for a, b in zip(trained, model.weights))  # the weights it trained to
+    preset = harness.finish(model, args, "test", history, dataset="fixture", description="d", pictures={},
+                            fid_curve=curve)
+    assert (preset / "fid_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    row = f"| FID by epoch (64 samples, the generator, seed 0) | 2: {curve['fid']['2']}, 4: "
+    assert row in (preset / "README.md").read_text()
+    args.data = "my_folder"
+    with pytest.raises(ValueError, match="--fid-curve needs one of the datasets with a feature network"):
+        harness.check_fid_curve(args)
+    args.data, args.fid_reference = "mnist", "no_such_preset"
+    with pytest.raises(KeyError, match="unknown model 'no_such_preset'"):
+        harness.check_fid_curve(args)
+
+
 # -- origin of presets ------------------------------------------------------------------------
 def test_a_rewritten_shipped_preset_is_refused_even_with_its_metadata_rewritten(tmp_path, monkeypatch):
     presets = tmp_path / "presets"

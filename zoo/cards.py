@@ -156,6 +156,12 @@ def measured(card, losses=True):
         how = "" if cell["sampler"] == "—" else f", {cell['sampler']}"
         rows.append((f"FID / KID×1000 / precision / recall ({result['features']}, {cell['num']} samples{how})",
                      f"{cell['fid']} / {cell['kid']} / {cell['precision']} / {cell['recall']}"))
+    curve = card.get("fid_curve")
+    if curve:  # FID against epochs (recipes' --fid-curve)
+        ref = curve.get("reference")
+        rows.append((f"FID by epoch ({curve['num']} samples, {curve['sampler']})",
+                     ", ".join(f"{k}: {v}" for k, v in sorted(curve["fid"].items(), key=lambda kv: int(kv[0])))
+                     + (f" ({ref['preset']}: {ref['fid']})" if ref else "")))
     for name, value in (card.get("final_epoch_metrics") or {}).items() if losses else ():
         rows.append((f"last training epoch: {name}", _number(value)))
     return rows

@@ -87,6 +87,75 @@ def parser(name, description, epochs, batch_size, data):
     return p
 
 
+def add_fid_curve(p, drawn_with):
+    """The `--fid-curve N` and `--fid-reference PRESET` flags of an image recipe whose
+    samples are `drawn_with` (words for the card); see `fid_curve`."""
+    p.add_argument("--fid-curve", type=int, default=0, metavar="N",
+                   help=f"FID and recall of N images ({drawn_with}, seed 0) from the --init preset and every kept "
+                        "checkpoint (--keep-every), into the card with fid_curve.png (default 0: not measured)")
+    p.add_argument("--fid-reference", default=None, metavar="PRESET",
+                   help="with --fid-curve: also this preset's FID at the same N, the dashed line of fid_curve.png")
+    p.set_defaults(fid_drawn_with=drawn_with)
+
+
+def check_fid_curve(args):
+    """Before training: --fid-curve needs a dataset with a feature network and a known
+    --fid-reference, so that a long run does not fail at its end."""
+    if not getattr(args, "fid_curve", 0):
+        return
+    from zoo.evaluation import FEATURES
+    from zoo.tasks import OptionError
+
+    if args.fid_curve < 2:
+        raise OptionError(f"--fid-curve takes a number of images, 2 or more; got {args.fid_curve}")
+    if args.data not in FEATURES:
+        raise OptionError(f"--fid-curve needs one of the datasets with a feature network ({', '.join(FEATURES)}); "
+                          f"got {args.data!r}")
+    if args.fid_reference:
+        from zoo.registry import info
+
+        info(args.fid_reference)  # an unknown preset is refused here, in one line
+
+
+def fid_curve(model, args, **options):
+    """The card's `fid_curve` entry ({} without --fid-curve): the FID and recall of N images
+    `model.generate(N, seed=0, **options)` draws from the --init preset and from each
+    checkpoint kept in the workdir (--keep-every), epochs counted from the first training,
+    and with --fid-reference that preset's FID at the same N (drawn with its own defaults).
+    The model keeps the weights it trained to."""
+    num = getattr(args, "fid_curve", 0)
+    if not num:
+        return {}
+    from zoo import registry
+    from zoo.evaluation import FEATURES, compare, feature_network, load_reference
+    from zoo.runs import Checkpoints
+
+    features = FEATURES[args.data]
+    net, reference = feature_network(features), load_reference(features, model.image_shape[0])
+    fid, recall = {}, {}
+
+    def measure(key, m, **how):
+        result = compare(net, m.generate(num, seed=0, progress=False, **how), reference)
+        fid[str(key)], recall[str(key)] = result["fid"], result["recall"]
+        print(f"FID({num}) / recall at epoch {key}: {result['fid']} / {result['recall']}", flush=True)
+
+    before = registry.info(args.init).get("epochs", 0) if args.init else 0
+    if args.init:
+        measure(before, registry.load(args.init), **options)
+    trained = model.get_weights()
+    for epoch, weights in Checkpoints(args.workdir).kept().items():
+        model.load_weights(weights)
+        measure(before + epoch, model, **options)
+    model.set_weights(trained)
+    entry = {"num": num, "sampler": f"{args.fid_drawn_with}, seed 0", "features": features,
+             "fid": fid, "recall": recall}
+    if args.fid_reference:
+        ref = registry.load(args.fid_reference)
+        entry["reference"] = {"preset": args.fid_reference,
+                              "fid": compare(net, ref.generate(num, seed=0, progress=False), reference)["fid"]}
+    return {"fid_curve": entry}
+
+
 def machine():
     """A one-line description of this machine, for cards."""
     import keras
@@ -191,6 +260,7 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
 
     from zoo.core import distribute
 
+    check_fid_curve(args)
     workdir = pathlib.Path(args.workdir)
     done, wall_s = _start(workdir, args.fresh, model)
     if not isinstance(x, keras.utils.PyDataset):
@@ -287,6 +357,12 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
         else:
             viz.save_grid(content, preset / filename)
     viz.save_loss_curves(history, preset / "loss.png", title=name)
+    curve = card.get("fid_curve")
+    if curve:
+        ref = curve.get("reference")
+        viz.save_metric_curve({int(k): v for k, v in curve["fid"].items()}, preset / "fid_curve.png",
+                              f"FID ({curve['num']} samples)", title=f"{name}: FID by epoch ({curve['sampler']})",
+                              reference=(ref["fid"], f"{ref['preset']}, same N") if ref else None)
     write_card(preset)  # again, now that the pictures are there
     print(f"wrote preset {preset}")
     return preset
