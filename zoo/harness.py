@@ -120,7 +120,8 @@ def check_fid_curve(args):
 def fid_curve(model, args, **options):
     """The card's `fid_curve` entry ({} without --fid-curve): the FID and recall of N images
     `model.generate(N, seed=0, **options)` draws from the --init preset and from each
-    checkpoint kept in the workdir (--keep-every), epochs counted from the first training,
+    checkpoint kept in the workdir (--keep-every; in float32, as its preset would draw them
+    after a mixed-precision training), epochs counted from the first training,
     and with --fid-reference that preset's FID at the same N (drawn with its own defaults).
     The model keeps the weights it trained to."""
     num = getattr(args, "fid_curve", 0)
@@ -145,7 +146,7 @@ def fid_curve(model, args, **options):
     trained = model.get_weights()
     for epoch, weights in Checkpoints(args.workdir).kept().items():
         model.load_weights(weights)
-        measure(before + epoch, model, **options)
+        measure(before + epoch, registry.float32_copy(model)[0], **options)  # as its preset would draw
     model.set_weights(trained)
     entry = {"num": num, "sampler": f"{args.fid_drawn_with}, seed 0", "features": features,
              "fid": fid, "recall": recall}

@@ -261,6 +261,26 @@ def parameter_counts(model):
     return counts
 
 
+def float32_copy(model):
+    """A fresh float32 model with `model`'s config and weights, and that config: what its preset
+    gives (mixed precision was a way to train it), without optimizer or compile state."""
+    import keras
+
+    config = keras.saving.serialize_keras_object(model)
+    for key in ("compile_config", "build_config"):
+        config.pop(key, None)
+    if "dtype" in config.get("config", {}):
+        config["config"]["dtype"] = "float32"
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        clean = keras.saving.deserialize_keras_object(config)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    clean.set_weights(model.get_weights())
+    return clean, config
+
+
 def save_preset(model, directory, **card):
     """Writes `model` as a preset directory; `card` goes into metadata.json.
 
@@ -276,18 +296,7 @@ def save_preset(model, directory, **card):
             raise PresetError(f"{model.name} has non-finite values in {variable.path}; refusing to save it as "
                               "a preset (train from the last good checkpoint)")
     directory.mkdir(parents=True, exist_ok=True)
-    config = keras.saving.serialize_keras_object(model)
-    for key in ("compile_config", "build_config"):
-        config.pop(key, None)
-    if "dtype" in config.get("config", {}):
-        config["config"]["dtype"] = "float32"  # a preset is float32; mixed precision was a way to train it
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        clean = keras.saving.deserialize_keras_object(config)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    clean.set_weights(model.get_weights())
+    clean, config = float32_copy(model)
     tmp = directory / f".{WEIGHTS}.{os.getpid()}.tmp.weights.h5"
     clean.save_weights(tmp)
     os.replace(tmp, directory / WEIGHTS)
