@@ -110,6 +110,8 @@ def main(argv=None):
                      "EMA weights; DDPM and DDIM samplers"),
         pictures=pictures, variant=args.variant,
         sampling_seconds_64={keras.backend.backend(): times},
+        sampling_machine={keras.backend.backend(): harness.machine()},
+        sampling_measured_by="recipes/ddpm.py after training (one batch of 64, after compiling)",
         pictures_drawn_with={"sample.png": f"DDIM-50 with the preset's eta ({model.eta:g}), seed 0",
                              "sample_ddpm.png": "DDPM, all T steps, seed 0",
                              "denoising.png": f"DDIM-50 with eta {model.eta:g}, x_T left to x_0 right"},

@@ -33,8 +33,8 @@ SHIPPED = {
         'model.weights.h5': 'e2f1f3919193ffcbf4950df20707853b1c053ebc7e12840e930370be97800999',
     },
     'ddpm_mnist': {
-        'config.json': '949b10d832671b60db00f911ed3d67b4823a353b0b8191d6dc3c1b3a7cddeb89',
-        'model.weights.h5': '1c134c754eae8fae76010da3516f29cce1dae202e6ae7e41d8a685065de94d9e',
+        'config.json': 'eefd3ee9a787ede9c1ac406381562acb4ac13225a9d2b93b7ce8ef8f45734934',
+        'model.weights.h5': 'd892c85e5693d21759e72152bd82311620f536e19b2241c4923726461bad0d58',
     },
     'features_anime': {
         'config.json': '0c526326edf78e9b6243fb2307124799fc2d597eadc06366f1816089f8a64b2d',
