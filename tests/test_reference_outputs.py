@@ -4,7 +4,7 @@ tests/fixtures/reference_outputs/BACKEND.npz were recorded on each backend with 
 of commit 3b73c3f (before zoo.tasks, zoo.diffusion and the adversarial base existed):
 DDIM-10 with eta 0 and eta 1 from fixed x_T on ddpm_mnist and ddpm_anime, `generate()`
 of every image model for a fixed seed, and two gpt_shakespeare texts. A preset retrained since
-(new weights in the second wave: vae_mnist, ddpm_mnist) leaves these tests; its recording stays
+(new weights in the second wave: vae_mnist, ddpm_mnist, wgan_gp_anime) leaves these tests; its recording stays
 in the file. The diffusion update rules stay pinned by ddpm_anime.
 """
 
@@ -36,7 +36,7 @@ def test_the_diffusion_presets_draw_the_same_images_as_before(reference, name):
 
 
 def test_the_gans_draw_the_same_images_as_before(reference):
-    for name in ("gan_mnist", "dcgan_anime", "wgan_gp_anime"):
+    for name in ("gan_mnist", "dcgan_anime"):
         images = zoo.load(name).generate(4, seed=0)
         assert np.abs(images.astype(int) - reference[f"{name}/generate"]).max() <= 1, name
     images = zoo.load("cgan_mnist").generate(labels=[3, 1, 4, 1], seed=0)

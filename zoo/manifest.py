@@ -85,7 +85,7 @@ SHIPPED = {
         'model.weights.h5': '24b70ddca6cfa7fa80def7548b386d2f7d6c9fcb9ec96987ca01c0b8b8a840f2',
     },
     'wgan_gp_anime': {
-        'config.json': '3eda34f7c593319bda5806af8a81df662c1ba5748eebd566642797c30c1a4937',
-        'model.weights.h5': '41ae212a837d4cf6e01f03deab6afb84d7b839c8322a8906b096289ca490b5c7',
+        'config.json': 'f870ce9d1414b31a3aca90b8be3a2917701ea6c8ca490c11cdfeba0c0428d90c',
+        'model.weights.h5': '11a7ef28329cd48d22f72666677015d52b28da9aeac8cc696e4217d40ec83f72',
     },
 }
