@@ -98,10 +98,25 @@ def test_a_config_naming_anything_but_a_zoo_model_is_refused(tmp_path):
     assert isinstance(zoo.load(path), type(gan))
 
 
-def test_a_config_of_the_old_ddpm_class_loads_as_a_diffusion_model():
+def test_a_config_of_the_old_ddpm_class_loads_as_a_diffusion_model(tmp_path):
+    """A preset written before DDPM was renamed DiffusionModel (as ddpm_anime's still is) loads as the
+    new class and draws what the renamed one draws; built here, so no shipped retrain can retire it."""
+    import shutil
+
     from zoo.models.diffusion import DiffusionModel
 
-    preset = zoo.registry.Preset("ddpm_mnist")
-    assert preset.config["registered_name"] == "zoo>DDPM"  # written before the class was renamed
+    path = tmp_path / "old"
+    shutil.copytree(zoo.registry.Preset("ddpm_mnist").path, path)
+    config = json.loads((path / "config.json").read_text())
+    config.update(class_name="DDPM", registered_name="zoo>DDPM")
+    (path / "config.json").write_text(json.dumps(config))
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["class"] = "DDPM"
+    meta["files"]["config.json"] = zoo.registry.sha256(path / "config.json")
+    (path / "metadata.json").write_text(json.dumps(meta))
+    preset = zoo.registry.Preset(path)
     assert isinstance(preset.load(), DiffusionModel)
     assert preset.dataset["name"] == "mnist" and preset.family == "diffusion"
+    options = dict(sampler="ddim", steps=2, seed=3)
+    np.testing.assert_array_equal(preset.load().generate(2, progress=False, **options),
+                                  zoo.load("ddpm_mnist").generate(2, progress=False, **options))
