@@ -144,3 +144,26 @@ def test_layer_names_match_keras_so_weights_load():
     assert zl.Conv2DTranspose(2, 3).name.startswith("conv2d_transpose")
     assert zl.BatchNormalization().name.startswith("batch_normalization")
     assert zl.GroupNormalization(2).name.startswith("group_normalization")
+
+
+@pytest.mark.parametrize("name, config, channels", [("Conv2D", dict(filters=1, kernel_size=3, padding="same"), 8),
+                                                    ("Conv2DTranspose", dict(filters=4, kernel_size=4, strides=2,
+                                                                             padding="same"), 1)])
+def test_bfloat16_convolutions_with_one_channel_train(name, config, channels):
+    # The UNet's last convolution has one output channel on digits. On a CPU without oneDNN's
+    # bfloat16 (no AVX-512 BF16) torch computes bfloat16 convolutions in slow_conv2d, whose
+    # backward refused the fast path's channels_last weight there ("grad_weight must be
+    # contiguous"); on other machines this passes either way.
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).standard_normal((4, 6, 6, channels)).astype("float32")
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        inputs = keras.Input(x.shape[1:])
+        model = keras.Model(inputs, getattr(zl, name)(**config)(inputs))
+        kernel = keras.ops.convert_to_numpy(model.layers[1].kernel)
+        weights = one_sgd_step(model, x, np.ones(model.output.shape[1:], "float32")[None].repeat(4, 0))
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    assert model.layers[1].compute_dtype == "bfloat16"
+    assert np.all(np.isfinite(weights[0])) and not np.allclose(weights[0], kernel)

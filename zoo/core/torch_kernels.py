@@ -38,6 +38,18 @@ if BACKEND == "torch":
     def _nchw(x):  # an NHWC tensor as NCHW: a channels_last view of the same memory
         return x.movedim(-1, 1)
 
+    # A CPU without oneDNN's bfloat16 (no AVX-512 BF16: torch 2.13 on an AVX2-only EPYC) runs
+    # bfloat16 convolutions through slow_conv2d, whose backward refuses a weight whose layout
+    # is not the plain one: a channels_last weight with one output channel, a transposed
+    # weight with one input channel ("grad_weight must be contiguous"; Keras' own Conv2D
+    # fails the same way there). On that path the weight is given in the plain layout.
+    _SLOW_BFLOAT16 = not getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()
+
+    def _weight(w, layout=None):
+        if _SLOW_BFLOAT16 and w.dtype == torch.bfloat16 and w.device.type == "cpu":
+            return w.contiguous()
+        return w if layout is None else w.contiguous(memory_format=layout)
+
     def conv2d(x, kernel, strides, padding, groups=1, bias=None):
         """NHWC `x`, Keras kernel (kh, kw, in/groups, out), no dilation -> NHWC."""
         if padding == "same":
@@ -47,7 +59,7 @@ if BACKEND == "torch":
             padding = (pads[0][0], pads[1][0])
         else:
             padding = 0
-        w = kernel.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
+        w = _weight(kernel.permute(3, 2, 0, 1), torch.channels_last)
         return F.conv2d(_nchw(x), w, bias, stride=tuple(strides), padding=padding, groups=groups).movedim(1, -1)
 
     def conv2d_transpose(x, kernel, strides, padding):
@@ -56,7 +68,7 @@ if BACKEND == "torch":
         if any(right < 0 or not 0 <= left - right < stride
                for (left, right), stride in zip(crops, strides)):
             return None  # an asymmetric crop torch cannot express
-        w = kernel.permute(3, 2, 0, 1)
+        w = _weight(kernel.permute(3, 2, 0, 1))
         y = F.conv_transpose2d(_nchw(x), w, stride=tuple(strides), padding=tuple(c[0] for c in crops),
                                output_padding=tuple(c[0] - c[1] for c in crops))
         return y.movedim(1, -1)
