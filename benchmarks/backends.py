@@ -55,6 +55,7 @@ MODELS = {  # the shipped presets' sizes
     "gan_mnist": dict(batch=64, shape=(28, 28, 1)),
     "dcgan_anime": dict(batch=64, shape=(64, 64, 3), width=32),
     "ddpm_mnist": dict(batch=64, shape=(28, 28, 1), widths=(32, 64, 96)),
+    "wgan_gp_anime": dict(batch=64, shape=(64, 64, 3)),  # a step: 5 critic updates + 1 generator update
     "stylegan_anime": dict(batch=32, shape=(32, 32, 3)),
     "gpt_shakespeare": dict(batch=32, block=128),  # windows of 128 characters
 }
@@ -118,7 +119,9 @@ def transformer_flops(model, length):
 def step_flops(model):
     """FLOPs of one train step for one example, from the networks' forward FLOPs and the
     number of forward-pass equivalents the model declares for each
-    (`forward_passes_per_step`)."""
+    (`forward_passes_per_step`); None for a model that declares none (WGAN-GP's double backprop)."""
+    if model.forward_passes_per_step is None:
+        return None
     return sum(passes * forward_flops(getattr(model, part))
                for part, passes in model.forward_passes_per_step.items())
 
@@ -221,7 +224,9 @@ def worker(args):
         else:
             x = rng.integers(0, 256, (count, *spec["shape"])).astype("uint8")
             y = None
-            out["flops_per_step"] = step_flops(model) * batch
+            flops = step_flops(model)
+            if flops:
+                out["flops_per_step"] = flops * batch
 
         first, per_step = timed_in_one_fit(model, x, y, batch, args.warmup, args.steps, args.repeats)
         # sampling throughput (generate, after one call of the same size has compiled it)

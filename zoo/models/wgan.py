@@ -20,6 +20,10 @@ from zoo.models.dcgan import build_discriminator, build_generator
 
 @keras.saving.register_keras_serializable(package="zoo")
 class WGANGP(AdversarialModel):
+    # n_critic critic updates per step, each differentiating the penalty's input gradient
+    # (double backprop): benchmarks give its step time, not a FLOP count or a utilization
+    forward_passes_per_step = None
+
     def __init__(self, image_shape=(64, 64, 3), latent_dim=100, width=64, n_critic=5,
                  gp_weight=10.0, seed=None, **kwargs):
         kwargs.setdefault("name", "wgan_gp")
