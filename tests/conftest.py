@@ -1,3 +1,4 @@
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -53,3 +54,15 @@ def numpy(x):
     import keras
 
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+@contextlib.contextmanager
+def policy(name):
+    """A global Keras dtype policy for the block, float32 again after it."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -6,6 +6,7 @@ leave to Keras (asymmetric padding, output_padding, dilation)."""
 import keras
 import numpy as np
 import pytest
+from conftest import policy
 from keras import layers
 
 import zoo.layers as zl
@@ -156,14 +157,10 @@ def test_bfloat16_convolutions_with_one_channel_train(name, config, channels):
     # contiguous"); on other machines this passes either way.
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).standard_normal((4, 6, 6, channels)).astype("float32")
-    before = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
+    with policy("mixed_bfloat16"):
         inputs = keras.Input(x.shape[1:])
         model = keras.Model(inputs, getattr(zl, name)(**config)(inputs))
         kernel = keras.ops.convert_to_numpy(model.layers[1].kernel)
         weights = one_sgd_step(model, x, np.ones(model.output.shape[1:], "float32")[None].repeat(4, 0))
-    finally:
-        keras.mixed_precision.set_global_policy(before)
     assert model.layers[1].compute_dtype == "bfloat16"
     assert np.all(np.isfinite(weights[0])) and not np.allclose(weights[0], kernel)

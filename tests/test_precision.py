@@ -2,22 +2,12 @@
 float32 losses and attention softmax, and, under float16, a LossScaleOptimizer per optimizer
 (each member of a GAN's group) that skips overflowing steps and lowers its scale."""
 
-import contextlib
 import json
 
 import keras
 import numpy as np
 import pytest
-from conftest import numpy, small_gan
-
-
-@contextlib.contextmanager
-def policy(name):
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+from conftest import numpy, policy, small_gan
 
 
 def test_bfloat16_vae_learns_with_float32_weights(digits):

@@ -80,6 +80,14 @@ def test_the_r1_penalty_is_the_squared_input_gradient_of_real_images():
     assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake", "r1_penalty"}
 
 
+def resign_config(path, **card):
+    """The card of the preset at `path` updated with `card` and the sha256 of its rewritten config."""
+    meta = json.loads((path / "metadata.json").read_text())
+    meta.update(card)
+    meta["files"]["config.json"] = zoo.registry.sha256(path / "config.json")
+    (path / "metadata.json").write_text(json.dumps(meta))
+
+
 def test_a_config_naming_anything_but_a_zoo_model_is_refused(tmp_path):
     gan = small_gan()
     path = zoo.save_preset(gan, tmp_path / "p", dataset="fixture")
@@ -88,9 +96,7 @@ def test_a_config_naming_anything_but_a_zoo_model_is_refused(tmp_path):
     (path / "config.json").write_text(json.dumps({**sequential, "registered_name": "zoo>Sequential"}))
     with pytest.raises(PresetError, match="config.json is corrupt or was modified"):
         zoo.load(path)  # against the card's sha256; with the card rewritten too, the class is checked:
-    meta = json.loads((path / "metadata.json").read_text())
-    meta["files"]["config.json"] = zoo.registry.sha256(path / "config.json")
-    (path / "metadata.json").write_text(json.dumps(meta))
+    resign_config(path)
     with pytest.raises(PresetError, match="does not describe a zoo model .*'zoo>Sequential'"):
         zoo.load(path)
     (path / "config.json").write_bytes(config)
@@ -110,10 +116,7 @@ def test_a_config_of_the_old_ddpm_class_loads_as_a_diffusion_model(tmp_path):
     config = json.loads((path / "config.json").read_text())
     config.update(class_name="DDPM", registered_name="zoo>DDPM")
     (path / "config.json").write_text(json.dumps(config))
-    meta = json.loads((path / "metadata.json").read_text())
-    meta["class"] = "DDPM"
-    meta["files"]["config.json"] = zoo.registry.sha256(path / "config.json")
-    (path / "metadata.json").write_text(json.dumps(meta))
+    resign_config(path, **{"class": "DDPM"})
     preset = zoo.registry.Preset(path)
     assert isinstance(preset.load(), DiffusionModel)
     assert preset.dataset["name"] == "mnist" and preset.family == "diffusion"
