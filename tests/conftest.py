@@ -7,9 +7,35 @@ import sys
 import numpy as np
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `pytest -n 2` (the test command): two workers on two cores, each computing on one thread.
+    # With each backend's default of one thread per core, four threads share two cores and
+    # OpenMP's spin-waiting (torch) doubles some tests' time. Set before any backend is
+    # imported; the processes that tests start inherit it. TensorFlow's inter-op pool is left
+    # alone (a MirroredStrategy's replicas run in parallel through it).
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ.setdefault(var, "1")
+    os.environ["XLA_FLAGS"] = " ".join(
+        [os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"]
+    ).strip()
+
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def next_backend(backend):
+    """The backend a save made under `backend` is loaded on in another process: TensorFlow ->
+    JAX -> PyTorch -> TensorFlow. Over CI's three suites every backend saves and every backend
+    loads, with one subprocess per test instead of two (test_presets compares all three at once)."""
+    return BACKENDS[(BACKENDS.index(backend) + 1) % len(BACKENDS)]
+
+
+def once_under(where, backend, why):
+    """Skips the test unless this suite's backend is `where`: for tests whose work is the same on
+    every backend (a recipe's file handling, a web page), run in one of CI's three suites."""
+    if backend != where:
+        pytest.skip(f"run once per CI, under {where}: {why}")
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +68,20 @@ def run(args, backend=None, check=True, timeout=600, env=None, **kwargs):
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def zoo_cli(capsys, *argv):
+    """`zoo ARGV` in this process, on this suite's backend: (exit status, stdout, stderr). The
+    same code as `python -m zoo` without a new interpreter and backend start for each call;
+    tests/test_cli.py also runs real `python -m zoo` processes."""
+    from zoo import cli
+
+    try:
+        status = cli.main([str(a) for a in argv])
+    except SystemExit as e:  # --help
+        status = e.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 def small_gan(seed=0, **kwargs):

@@ -1,16 +1,19 @@
-"""The `zoo` command, run as a user would (python -m zoo ...)."""
+"""The `zoo` command: run as a user would (python -m zoo ...) where the process matters (its
+exit status, its output streams, the backend it starts, a recipe it runs), and through
+`zoo.cli.main` in this process (conftest.zoo_cli) for the flags and one-line errors."""
 
 import json
 
 import numpy as np
 import pytest
-from conftest import numpy, run
+from conftest import numpy, run, zoo_cli
 
 
-def test_list_and_info():
-    out = run(["-m", "zoo", "list"]).stdout
-    assert "gan_mnist" in out
-    card = json.loads(run(["-m", "zoo", "info", "gan_mnist", "--json"]).stdout)
+def test_list_and_info(capsys):
+    status, out, _ = zoo_cli(capsys, "list")
+    assert status == 0 and "gan_mnist" in out
+    status, out, _ = zoo_cli(capsys, "info", "gan_mnist", "--json")
+    card = json.loads(out)
     assert card["name"] == "gan_mnist" and card["family"] == "gan"
 
 
@@ -27,15 +30,14 @@ def test_sample_writes_a_real_image(tmp_path, backend):
     assert image.std() > 30
 
 
-def test_errors_are_one_line_without_a_traceback(tmp_path):
+def test_errors_are_one_line_without_a_traceback(tmp_path, capsys):
     proc = run(["-m", "zoo", "sample", "no_such_model", "--out", str(tmp_path / "x.png")], check=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("zoo: error: unknown model 'no_such_model'") and "gan_mnist" in lines[-1]
     assert "Traceback" not in proc.stderr
-    proc = run(["-m", "zoo", "train", "no_such_recipe"], check=False)
-    assert proc.returncode == 2 and "recipes: cgan_mnist, clip, dcgan_anime, ddpm" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    status, _, err = zoo_cli(capsys, "train", "no_such_recipe")
+    assert status == 2 and "recipes: cgan_mnist, clip, dcgan_anime, ddpm" in err and "Traceback" not in err
 
 
 def test_train_runs_the_recipe_writes_a_preset_and_resumes(tmp_path, backend, mnist_tiny):
@@ -87,18 +89,18 @@ def test_fine_tune_the_dcgan_recipe_on_a_folder_of_images(tmp_path, backend):
     assert np.isfinite(a).all() and np.abs(a - b).max() > 1e-4
 
 
-def test_sample_a_diffusion_model_with_a_sampler_and_steps(tmp_path, backend):
+def test_sample_a_diffusion_model_with_a_sampler_and_steps(tmp_path, backend, capsys):
     from PIL import Image
 
     out = tmp_path / "digits.png"
-    proc = run(["-m", "zoo", "sample", "ddpm_mnist", "--sampler", "ddim", "--steps", "5", "--num", "4",
-                "--seed", "0", "--out", str(out), "--backend", backend])
-    assert "4 samples of ddpm_mnist" in proc.stdout
+    status, stdout, _ = zoo_cli(capsys, "sample", "ddpm_mnist", "--sampler", "ddim", "--steps", "5", "--num", "4",
+                                "--seed", "0", "--out", out, "--backend", backend)
+    assert status == 0 and "4 samples of ddpm_mnist" in stdout
     image = np.asarray(Image.open(out))
     assert image.shape[:2] == (2 * (2 * 30 + 2), 2 * (2 * 30 + 2)) and image.std() > 30
 
 
-def test_a_models_flags_come_from_its_declared_options_and_others_are_refused():
+def test_a_models_flags_come_from_its_declared_options_and_others_are_refused(capsys):
     for args, message in [(["gan_mnist", "--steps", "10"], "gan_mnist has no option --steps; its options: none"),
                           (["ddpm_mnist", "--prompt", "hello"], "ddpm_mnist has no option --prompt; its options: "
                                                                 "--sampler, --steps, --clip-x0, --eta, --clipped-eps"),
@@ -110,86 +112,77 @@ def test_a_models_flags_come_from_its_declared_options_and_others_are_refused():
                           (["cgan_mnist", "--labels", "3", "12"], "labels must be class ids in [0, 9]"),
                           (["gpt_tang", "--top-p", "0"], "top_p must be in (0, 1]; got 0"),
                           (["features_digits"], "features_digits is a FeatureNet, which generates nothing")]:
-        proc = run(["-m", "zoo", "sample", *args, "--num", "1"], check=False)
-        last = proc.stderr.strip().splitlines()[-1]  # (TensorFlow may log before it)
-        assert proc.returncode == 2 and last.startswith("zoo: error: ") and message in last, (args, proc.stderr[-300:])
-        assert "Traceback" not in proc.stderr, proc.stderr
+        status, _, err = zoo_cli(capsys, "sample", *args, "--num", "1")
+        assert status == 2 and err.startswith("zoo: error: ") and message in err, (args, err[-300:])
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
-def test_text_to_image_from_a_prompt_and_clip_scores_of_a_folder(tmp_path, backend):
+def test_text_to_image_from_a_prompt_and_clip_scores_of_a_folder(tmp_path, backend, capsys):
     from PIL import Image
 
     out = tmp_path / "faces.png"
-    proc = run(["-m", "zoo", "sample", "txt2img_anime", "--prompt", "pink hair, green eyes", "--guidance-scale", "3",
-                "--num", "4", "--steps", "4", "--seed", "0", "--out", str(out), "--backend", backend])
-    assert "4 samples of txt2img_anime" in proc.stdout
+    status, stdout, _ = zoo_cli(capsys, "sample", "txt2img_anime", "--prompt", "pink hair, green eyes",
+                                "--guidance-scale", "3", "--num", "4", "--steps", "4", "--seed", "0", "--out", out,
+                                "--backend", backend)
+    assert status == 0 and "4 samples of txt2img_anime" in stdout
     image = np.asarray(Image.open(out))
     assert image.shape[2] == 3 and image.std() > 20
     faces = tmp_path / "faces"
     faces.mkdir()
     for i, colour in enumerate([(230, 60, 60), (60, 60, 230)]):
         Image.fromarray(np.full((64, 64, 3), colour, np.uint8)).save(faces / f"{i}.png")
-    proc = run(["-m", "zoo", "sample", "clip_anime", "--images", str(faces), "--prompts", "red hair", "blue hair",
-                "--backend", backend])
-    rows = proc.stdout.strip().splitlines()
+    status, stdout, _ = zoo_cli(capsys, "sample", "clip_anime", "--images", faces, "--prompts", "red hair",
+                                "blue hair", "--backend", backend)
+    rows = stdout.strip().splitlines()
+    assert status == 0
     assert rows[0].split()[0] == "image" and rows[1].startswith("0.png") and rows[2].startswith("1.png")
     assert len(rows[1].split()) == 1 + 2 + 2  # the file, two scores, the zero-shot pick (two words)
     for args, message in [(["txt2img_anime", "--prompt", "purple unicorn"], "'unicorn'"),
                           (["clip_anime", "--prompts", "red hair"], "the following arguments are required: --images"),
                           (["clip_anime", "--images", str(faces), "--prompts", "red hat"], "'hat'")]:
-        proc = run(["-m", "zoo", "sample", *args, "--num", "1"] if args[0] != "clip_anime" else
-                   ["-m", "zoo", "sample", *args], check=False)
-        last = proc.stderr.strip().splitlines()[-1]
-        assert proc.returncode == 2 and last.startswith("zoo: error: ") and message in last, (args, proc.stderr[-300:])
+        status, _, err = zoo_cli(capsys, "sample", *args, *(["--num", "1"] if args[0] != "clip_anime" else []))
+        assert status == 2 and err.startswith("zoo: error: ") and message in err, (args, err[-300:])
+        assert len(err.strip().splitlines()) == 1, err
 
 
-def test_sample_help_lists_the_models_options():
-    out = run(["-m", "zoo", "sample", "ddpm_mnist", "--help"]).stdout
+def test_sample_help_lists_the_models_options(capsys):
+    status, out, _ = zoo_cli(capsys, "sample", "ddpm_mnist", "--help")
     for flag in ("--sampler {ddim,ddpm,dpmpp_2m}", "--steps", "--eta", "--clip-x0", "--clipped-eps"):
-        assert flag in out, out
-    assert "--prompt" in run(["-m", "zoo", "sample", "gpt_tang", "--help"]).stdout
+        assert status == 0 and flag in out, out
+    assert "--prompt" in zoo_cli(capsys, "sample", "gpt_tang", "--help")[1]
 
 
-def test_a_text_model_takes_num_and_its_own_flags(tmp_path):
+def test_a_text_model_takes_num_and_its_own_flags(tmp_path, capsys):
     out = tmp_path / "poems.txt"
-    run(["-m", "zoo", "sample", "gpt_tang", "--num", "3", "--max-new-tokens", "12", "--temperature", "0.8",
-         "--stop", "\n", "--seed", "0", "--out", str(out)])
+    status, text, _ = zoo_cli(capsys, "sample", "gpt_tang", "--num", "3", "--max-new-tokens", "12", "--temperature",
+                              "0.8", "--stop", "\n", "--seed", "0", "--out", out)
+    assert status == 0 and "3 samples of gpt_tang" in text
     assert len(out.read_text(encoding="utf-8").strip().split("\n\n")) == 3
+    # a real process: the text goes to stdout as the user's shell gets it
     text = run(["-m", "zoo", "sample", "gpt_shakespeare", "--prompt", "ROMEO:", "--max-new-tokens", "20",
                 "--seed", "1"]).stdout
     assert text.startswith("ROMEO:") and len(text) == len("ROMEO:") + 20 + 1
 
 
-def test_list_takes_known_families_only():
-    names = [line.split()[0] for line in run(["-m", "zoo", "list", "--family", "diffusion"]).stdout.splitlines()]
-    assert names == ["ddpm_anime", "ddpm_fashion", "ddpm_mnist"]
-    proc = run(["-m", "zoo", "list", "--family", "foo"], check=False)
-    assert proc.returncode == 2 and "unknown family 'foo'" in proc.stderr
+def test_list_takes_known_families_only(capsys):
+    status, out, _ = zoo_cli(capsys, "list", "--family", "diffusion")
+    assert status == 0 and [line.split()[0] for line in out.splitlines()] == ["ddpm_anime", "ddpm_fashion",
+                                                                              "ddpm_mnist"]
+    status, _, err = zoo_cli(capsys, "list", "--family", "foo")
+    assert status == 2 and "unknown family 'foo'" in err
 
 
-def test_train_help_shows_the_recipes_flags():
-    out = run(["-m", "zoo", "train", "ddpm_mnist", "--help"]).stdout
-    assert "recipes/ddpm.py" in out and "--variant" in out and "--ema-decay" in out
-
-
-def main(capsys, *argv):
-    """`zoo ARGV` in this process: (exit status, stdout, stderr)."""
-    from zoo import cli
-
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as e:  # --help
-        status = e.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+def test_train_help_shows_the_recipes_flags(capsys):
+    status, out, _ = zoo_cli(capsys, "train", "ddpm_mnist", "--help")
+    assert status == 0 and "recipes/ddpm.py" in out and "--variant" in out and "--ema-decay" in out
 
 
 def test_help_shows_every_flag_with_its_text(capsys):
-    status, out, _ = main(capsys, "sample", "--help")
+    status, out, _ = zoo_cli(capsys, "sample", "--help")
     assert status == 0 and "--seed SEED" in out and "random seed" in out and "hf://OWNER/REPO" in out
-    status, out, _ = main(capsys, "sample", "ddpm_mnist", "--help")
+    status, out, _ = zoo_cli(capsys, "sample", "ddpm_mnist", "--help")
     assert status == 0 and "ddpm_mnist's options" in out and "--sampler" in out and "images per row" in out
-    status, out, _ = main(capsys, "train", "gan_mnist", "--help")
+    status, out, _ = zoo_cli(capsys, "train", "gan_mnist", "--help")
     assert status == 0 and "--epochs" in out and "--batch-size" in out
 
 
@@ -202,22 +195,22 @@ def test_help_shows_every_flag_with_its_text(capsys):
     (("sample", "gan_mnist", "--steps", "3"), "gan_mnist has no option --steps"),
 ])
 def test_what_does_not_apply_is_refused_in_one_line(capsys, argv, message):
-    status, out, err = main(capsys, *argv)
+    status, out, err = zoo_cli(capsys, *argv)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_list_takes_a_pattern_and_info_reads_like_a_summary(capsys):
-    status, out, _ = main(capsys, "list", "*anime*")
+    status, out, _ = zoo_cli(capsys, "list", "*anime*")
     assert status == 0 and {line.split()[0] for line in out.splitlines()} == {
         "clip_anime", "dcgan_anime", "ddpm_anime", "features_anime", "stylegan_anime", "txt2img_anime",
         "wgan_gp_anime"}
-    status, out, _ = main(capsys, "info", "gan_mnist")
+    status, out, _ = zoo_cli(capsys, "info", "gan_mnist")
     assert status == 0 and out.startswith("gan_mnist: MLP GAN") and "FID / KID" in out and "{" not in out
     assert len(out.splitlines()) < 15
 
 
 def test_progress_goes_to_stderr_in_plain_lines_off_a_terminal(capsys, tmp_path):
-    status, out, err = main(capsys, "sample", "ddpm_mnist", "--num", "2", "--steps", "4", "--seed", "0",
+    status, out, err = zoo_cli(capsys, "sample", "ddpm_mnist", "--num", "2", "--steps", "4", "--seed", "0",
                             "--out", str(tmp_path / "d.png"))
     assert status == 0 and out.startswith("wrote ") and "steps" not in out
     assert "ddpm_mnist: ddim: 4/4 steps (100%)" in err

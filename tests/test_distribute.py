@@ -37,9 +37,10 @@ def compare(a, b, atol=2e-6):
         np.testing.assert_allclose(b[key], a[key], atol=tol, rtol=0, err_msg=key)
 
 
-@pytest.mark.parametrize("model", ["gan", "vae", "ddpm"])
+@pytest.mark.parametrize("model", ["gan", "ddpm"])
 def test_two_devices_equal_one_device(backend, model, tmp_path):
-    """A GAN (two optimizers), a VAE and a DDPM (gradient clipping, EMA): two epochs of two steps."""
+    """A GAN (two optimizers) and a DDPM (gradient clipping, EMA): two epochs of two steps. (The
+    worker also takes a VAE, whose step has neither; it is left out to keep CI's time.)"""
     train(backend, model, 1, tmp_path / "one.npz")
     train(backend, model, 2, tmp_path / "two.npz")
     compare(tmp_path / "one.npz", tmp_path / "two.npz")
