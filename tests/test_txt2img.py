@@ -156,9 +156,10 @@ def test_it_starts_as_the_unconditional_model_it_was_built_from():
                                    keras.ops.convert_to_numpy(theirs([x, t])), atol=1e-5)
 
 
-def test_the_recipe_trains_resumes_and_loads_on_the_other_backends(tmp_path, backend):
+def test_the_recipe_trains_resumes_and_loads_on_another_backend(tmp_path, backend):
     """Once, under TensorFlow (the toy tests above train on every backend): the recipe's preset
-    then draws the same images on JAX and PyTorch."""
+    then draws the same images on JAX (the shipped txt2img presets are compared on all three in
+    test_presets)."""
     import json
 
     from conftest import FIXTURES, ROOT, run
@@ -166,7 +167,7 @@ def test_the_recipe_trains_resumes_and_loads_on_the_other_backends(tmp_path, bac
     import zoo
 
     if backend != "tensorflow":
-        pytest.skip("the recipe runs once per CI, under TensorFlow; its preset is loaded on the other two")
+        pytest.skip("the recipe runs once per CI, under TensorFlow; its preset is loaded on JAX")
 
     work = tmp_path / "run"
     args = [str(ROOT / "recipes" / "txt2img.py"), "--variant", "txt2img_anime",
@@ -191,6 +192,5 @@ def test_the_recipe_trains_resumes_and_loads_on_the_other_backends(tmp_path, bac
             ".astype(int).sum(axis=(1, 2, 3)).tolist())")
     here = zoo.load(work / "preset").generate(["red hair", "blue eyes"], seed=0, steps=3, guidance_scale=2, eta=0.0,
                                               progress=False).astype(int).sum(axis=(1, 2, 3)).tolist()
-    for other in ("jax", "torch"):
-        there = json.loads(run(["-c", code % str(work / "preset")], backend=other).stdout.strip().splitlines()[-1])
-        np.testing.assert_allclose(there, here, rtol=0.01, err_msg=other)
+    there = json.loads(run(["-c", code % str(work / "preset")], backend="jax").stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(there, here, rtol=0.01)
