@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import numpy, run, zoo_cli
+from conftest import numpy, once_under, run, zoo_cli
 
 
 def test_list_and_info(capsys):
@@ -67,8 +67,6 @@ def test_fine_tune_the_dcgan_recipe_on_a_folder_of_images(tmp_path, backend):
     and starting from --init are the same on every backend, and `zoo train` runs and resumes a
     recipe on each backend in the test above."""
     from PIL import Image
-
-    from conftest import once_under
 
     once_under("torch", backend, "the folder and --init are handled the same on every backend")
 

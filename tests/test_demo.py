@@ -15,6 +15,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from conftest import once_under
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -28,8 +29,7 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def page(backend):
-    if backend != "tensorflow":
-        pytest.skip("run once, under TensorFlow: the page does the same on every backend")
+    once_under("tensorflow", backend, "the page does the same on every backend")
     pytest.importorskip("gradio", reason="zoo[demo] (Gradio) is not installed")
     from zoo import demo
 
@@ -138,8 +138,7 @@ def test_the_page_draws_digits_continues_text_and_shows_errors(browser, page, tm
 
 
 def test_the_controls_come_from_the_models_declarations(backend):
-    if backend != "tensorflow":
-        pytest.skip("run once, under TensorFlow")
+    once_under("tensorflow", backend, "the controls come from plain-Python declarations")
     from zoo import demo
 
     options = demo.declared_options(["ddpm_mnist", "stylegan_anime", "cgan_mnist", "gpt_shakespeare"])
@@ -157,8 +156,7 @@ def test_the_controls_come_from_the_models_declarations(backend):
 
 
 def test_text_to_image_takes_its_prompts_from_a_box_and_clip_is_not_listed(backend, tmp_path):
-    if backend != "tensorflow":
-        pytest.skip("run once, under TensorFlow")
+    once_under("tensorflow", backend, "the page does the same on every backend")
     from PIL import Image
 
     from zoo import demo
@@ -200,8 +198,7 @@ def test_two_requests_at_once_are_both_answered_and_views_are_drawn(page):
 
 
 def test_zoo_demo_prints_its_url_and_serves_only_127_0_0_1(backend):
-    if backend != "tensorflow":
-        pytest.skip("run once, under TensorFlow")
+    once_under("tensorflow", backend, "the server does the same on every backend")
     pytest.importorskip("gradio", reason="zoo[demo] (Gradio) is not installed")
     import os
     import subprocess

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, numpy, once_under, run
+from conftest import FIXTURES, next_backend, numpy, once_under, run, zoo_cli
 
 import zoo
 from zoo.models.gpt import GPT
@@ -125,8 +125,6 @@ def test_windows_shift_by_one():
 
 
 def test_a_saved_gpt_loads_with_its_vocabulary_on_another_backend(trained, tmp_path, backend):
-    from conftest import next_backend
-
     model, _, _ = trained
     path = zoo.save_preset(model, tmp_path / "tiny_gpt", dataset="fixture")
     config = json.loads((path / "config.json").read_text())
@@ -168,8 +166,6 @@ def test_the_recipe_trains_and_fine_tuning_says_what_happens_to_unknown_characte
 
 
 def test_sample_prints_text_and_refuses_image_flags_for_text(tmp_path, backend, capsys):
-    from conftest import zoo_cli
-
     model = small_gpt(text=TEXT + "落霞")
     path = zoo.save_preset(model, tmp_path / "g", dataset="fixture")
     status, out, _ = zoo_cli(capsys, "sample", path, "--prompt", "ROMEO:", "--max-new-tokens", "20", "--seed", "0",

@@ -7,8 +7,7 @@ import pathlib
 import re
 import shutil
 
-import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, once_under
 
 
 def python_blocks(text):
@@ -20,8 +19,7 @@ def python_blocks(text):
 
 
 def test_the_readme_python_examples_run_as_written(backend, tmp_path, monkeypatch):
-    if backend != "tensorflow":
-        pytest.skip("run once, under TensorFlow: the examples do the same on every backend")
+    once_under("tensorflow", backend, "the examples do the same on every backend")
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(FIXTURES / "anime_tiny.npz", data / "anime_faces_64.npz")

@@ -6,7 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import numpy, small_gan
+from conftest import numpy, once_under, small_gan
 
 import zoo
 from zoo.errors import PresetError
@@ -30,8 +30,6 @@ def test_the_image_contract_refuses_bad_arguments_by_name(call, message):
 
 
 def test_every_generative_preset_declares_valid_defaults_and_a_flag_for_each_option(backend):
-    from conftest import once_under
-
     from zoo.cli import option_parser
 
     once_under("tensorflow", backend, "the declarations are plain Python, the same on every backend "
