@@ -31,11 +31,28 @@ def next_backend(backend):
     return BACKENDS[(BACKENDS.index(backend) + 1) % len(BACKENDS)]
 
 
-def once_under(where, backend, why):
-    """Skips the test unless this suite's backend is `where`: for tests whose work is the same on
-    every backend (a recipe's file handling, a web page), run in one of CI's three suites."""
-    if backend != where:
-        pytest.skip(f"run once per CI, under {where}: {why}")
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "once_under(backend, why): run in one of CI's three suites only, the one on `backend`, "
+                   "for a test whose work is the same on every backend (a recipe's file handling, a web page)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Turns each `once_under` mark into a skip outside its suite, reported at the test itself
+    with its reason."""
+    import keras
+
+    here = keras.backend.backend()
+    for item in items:
+        mark = item.get_closest_marker("once_under")
+        if mark is None:
+            continue
+        where, why = mark.args
+        if where not in BACKENDS:
+            raise pytest.UsageError(f"{item.nodeid}: once_under names an unknown backend {where!r}; "
+                                    f"expected one of {BACKENDS}")
+        if where != here:
+            item.add_marker(pytest.mark.skip(reason=f"run once per CI, under {where}: {why}"))
 
 
 @pytest.fixture(scope="session")

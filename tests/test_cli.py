@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import numpy, once_under, run, zoo_cli
+from conftest import numpy, run, zoo_cli
 
 
 def test_list_and_info(capsys):
@@ -60,6 +60,7 @@ def test_train_runs_the_recipe_writes_a_preset_and_resumes(tmp_path, backend, mn
     assert sampled.stderr.count(f"zoo: note: loaded the user preset {work / 'preset'}") == 1
 
 
+@pytest.mark.once_under("torch", "the folder and --init are handled the same on every backend")
 def test_fine_tune_the_dcgan_recipe_on_a_folder_of_images(tmp_path, backend):
     """`zoo train dcgan_anime --data FOLDER --init PRESET` on a folder of odd-sized images
     (one unreadable). The start is a small DCGAN preset made here, so that the test does
@@ -67,8 +68,6 @@ def test_fine_tune_the_dcgan_recipe_on_a_folder_of_images(tmp_path, backend):
     and starting from --init are the same on every backend, and `zoo train` runs and resumes a
     recipe on each backend in the test above."""
     from PIL import Image
-
-    once_under("torch", backend, "the folder and --init are handled the same on every backend")
 
     import zoo
     from zoo.models.dcgan import DCGAN

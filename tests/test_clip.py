@@ -115,15 +115,15 @@ def test_config_round_trip_gives_the_same_embeddings(trained):
     np.testing.assert_allclose(again.score(images, captions), model.score(images, captions), atol=1e-3)
 
 
+@pytest.mark.once_under("torch", "the recipe's data, resuming and card are the same on every backend; CLIP "
+                                 "trains on every backend above")
 def test_the_recipe_trains_resumes_and_loads_on_another_backend(tmp_path, backend):
     """Once, under PyTorch (the contrastive loss falls on every backend above): the recipe's
     preset then scores the same on TensorFlow."""
     import json
 
-    from conftest import FIXTURES, ROOT, next_backend, once_under, run
+    from conftest import FIXTURES, ROOT, next_backend, run
 
-    once_under("torch", backend, "the recipe's data, resuming and card are the same on every backend; "
-                                 "CLIP trains on every backend above")
     work = tmp_path / "run"
     args = [str(ROOT / "recipes" / "clip.py"), "--variant", "clip_anime", "--data", str(FIXTURES / "anime_heldout_400.npz"),
             "--batch-size", "32", "--workdir", str(work), "--verbose", "0"]

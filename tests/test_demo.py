@@ -15,7 +15,8 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import once_under
+
+pytestmark = pytest.mark.once_under("tensorflow", "the page and its server do the same on every backend")
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -28,8 +29,7 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def page(backend):
-    once_under("tensorflow", backend, "the page does the same on every backend")
+def page():
     pytest.importorskip("gradio", reason="zoo[demo] (Gradio) is not installed")
     from zoo import demo
 
@@ -137,8 +137,7 @@ def test_the_page_draws_digits_continues_text_and_shows_errors(browser, page, tm
              == "16 image(s) from ddpm_mnist, seed 3")
 
 
-def test_the_controls_come_from_the_models_declarations(backend):
-    once_under("tensorflow", backend, "the controls come from plain-Python declarations")
+def test_the_controls_come_from_the_models_declarations():
     from zoo import demo
 
     options = demo.declared_options(["ddpm_mnist", "stylegan_anime", "cgan_mnist", "gpt_shakespeare"])
@@ -155,8 +154,7 @@ def test_the_controls_come_from_the_models_declarations(backend):
     assert status == "error: number of texts must be a whole number from 1 to 64; got 1.5"
 
 
-def test_text_to_image_takes_its_prompts_from_a_box_and_clip_is_not_listed(backend, tmp_path):
-    once_under("tensorflow", backend, "the page does the same on every backend")
+def test_text_to_image_takes_its_prompts_from_a_box_and_clip_is_not_listed(tmp_path):
     from PIL import Image
 
     from zoo import demo
@@ -197,8 +195,7 @@ def test_two_requests_at_once_are_both_answered_and_views_are_drawn(page):
     assert status == "error: steps must be in [1, 1000]; got 2000"
 
 
-def test_zoo_demo_prints_its_url_and_serves_only_127_0_0_1(backend):
-    once_under("tensorflow", backend, "the server does the same on every backend")
+def test_zoo_demo_prints_its_url_and_serves_only_127_0_0_1():
     pytest.importorskip("gradio", reason="zoo[demo] (Gradio) is not installed")
     import os
     import subprocess

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import ROOT, numpy, once_under, run
+from conftest import ROOT, numpy, run
 
 import zoo
 from zoo.diffusion.schedule import beta_schedule
@@ -167,9 +167,10 @@ def test_a_saved_ddpm_loads_with_its_ema_weights(trained, tmp_path):
     assert loaded.get_config()["timesteps"] == 30
 
 
+@pytest.mark.once_under("torch", "the recipe's pictures, card and resuming are the same on every backend; "
+                                 "the model trains on every backend above, and `zoo train` resumes a "
+                                 "recipe on each")
 def test_the_recipe_trains_writes_pictures_and_resumes(tmp_path, backend):
-    once_under("torch", backend, "the recipe's pictures, card and resuming are the same on every backend; the "
-                               "model trains on every backend above, and `zoo train` resumes a recipe on each")
     out = tmp_path / "preset"
     args = ["recipes/ddpm.py", "--variant", "ddpm_mnist", "--data", str(ROOT / "tests/fixtures/mnist_tiny.npz"),
             "--epochs", "1", "--limit", "64", "--batch-size", "32", "--widths", "8", "16", "--timesteps", "10",

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, next_backend, numpy, once_under, run, zoo_cli
+from conftest import FIXTURES, next_backend, numpy, run, zoo_cli
 
 import zoo
 from zoo.models.gpt import GPT
@@ -138,10 +138,10 @@ def test_a_saved_gpt_loads_with_its_vocabulary_on_another_backend(trained, tmp_p
     np.testing.assert_allclose(np.load(tmp_path / f"{other}.npy"), here, atol=1e-4, err_msg=other)
 
 
+@pytest.mark.once_under("torch", "the recipe's data and vocabulary handling is the same on every backend; "
+                                 "the model trains on every backend above, and `zoo train` runs a recipe "
+                                 "on each in test_cli")
 def test_the_recipe_trains_and_fine_tuning_says_what_happens_to_unknown_characters(tmp_path, backend):
-    once_under("torch", backend, "the recipe's data and vocabulary handling is the same on every backend; "
-                               "the model trains on every backend above, and `zoo train` runs a recipe on each "
-                               "in test_cli")
     base = ["-m", "zoo", "train", "gpt_tang", "--backend", backend, "--verbose", "0", "--epochs", "1",
             "--steps-per-epoch", "3", "--batch-size", "4"]
     tiny = ["--layers", "1", "--heads", "2", "--width", "16", "--block-size", "16"]

@@ -6,7 +6,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
-from conftest import BACKENDS, numpy, once_under, run, small_gan
+from conftest import BACKENDS, numpy, run, small_gan
 
 import zoo
 from zoo.errors import PresetError, UnknownModelError
@@ -157,10 +157,10 @@ np.savez(sys.argv[1], **out)
 """
 
 
+@pytest.mark.once_under("torch", "it compares all three backends in subprocesses")
 def test_every_shipped_preset_gives_equal_outputs_on_every_backend(backend, tmp_path):
     """Loads every shipped preset on all three backends (in subprocesses) and compares them
     all: the same work whichever backend runs pytest, so it runs once, under torch."""
-    once_under("torch", backend, "it compares all three backends in subprocesses")
     outputs = {}
     for b in BACKENDS:
         run(["-c", SHIPPED_OUTPUTS, str(tmp_path / f"{b}.npz")], backend=b)

@@ -7,7 +7,9 @@ import pathlib
 import re
 import shutil
 
-from conftest import FIXTURES, ROOT, once_under
+import pytest
+
+from conftest import FIXTURES, ROOT
 
 
 def python_blocks(text):
@@ -18,8 +20,8 @@ def python_blocks(text):
     return blocks
 
 
-def test_the_readme_python_examples_run_as_written(backend, tmp_path, monkeypatch):
-    once_under("tensorflow", backend, "the examples do the same on every backend")
+@pytest.mark.once_under("tensorflow", "the examples do the same on every backend")
+def test_the_readme_python_examples_run_as_written(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(FIXTURES / "anime_tiny.npz", data / "anime_faces_64.npz")

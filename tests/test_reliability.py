@@ -15,7 +15,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from conftest import ROOT, numpy, once_under, run, small_gan
+from conftest import ROOT, numpy, run, small_gan
 
 import zoo
 from zoo import harness, registry
@@ -32,13 +32,13 @@ def same(a, b):
 
 
 # -- one run per workdir -----------------------------------------------------------------
+@pytest.mark.once_under("torch", "three training processes; the lock and log are the same on every backend")
 def test_a_second_run_in_a_busy_workdir_is_refused_and_a_killed_one_resumes(tmp_path, backend, mnist_tiny):
     """Two trainings in one --workdir: the second is refused, naming the first; the first,
     killed, leaves a stale lock that the next run takes over, and it resumes from its
     checkpoint with one log row per epoch and the card's steps from what was trained. Once, under
     PyTorch: the lock and the log are plain files, the same on every backend, and `zoo train`
     resumes a recipe from its checkpoint on each backend in test_cli."""
-    once_under("torch", backend, "three training processes; the lock and log are the same on every backend")
     work = tmp_path / "run"
     cmd = [sys.executable, str(ROOT / "recipes" / "gan_mnist.py"), "--data", str(mnist_tiny),
            "--batch-size", "30", "--workdir", str(work), "--verbose", "0"]

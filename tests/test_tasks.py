@@ -6,7 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import numpy, once_under, small_gan
+from conftest import numpy, small_gan
 
 import zoo
 from zoo.errors import PresetError
@@ -29,11 +29,11 @@ def test_the_image_contract_refuses_bad_arguments_by_name(call, message):
         call(small_gan())
 
 
-def test_every_generative_preset_declares_valid_defaults_and_a_flag_for_each_option(backend):
+@pytest.mark.once_under("tensorflow", "the declarations are plain Python, the same on every backend "
+                                      "(building every preset takes JAX close to a minute)")
+def test_every_generative_preset_declares_valid_defaults_and_a_flag_for_each_option():
     from zoo.cli import option_parser
 
-    once_under("tensorflow", backend, "the declarations are plain Python, the same on every backend "
-                                      "(building every preset takes JAX close to a minute)")
 
     for name in zoo.list_models():
         model = zoo.registry.Preset(name).build()

@@ -156,18 +156,18 @@ def test_it_starts_as_the_unconditional_model_it_was_built_from():
                                    keras.ops.convert_to_numpy(theirs([x, t])), atol=1e-5)
 
 
-def test_the_recipe_trains_resumes_and_loads_on_another_backend(tmp_path, backend):
+@pytest.mark.once_under("tensorflow", "the recipe's captions, measurements and card are the same on every "
+                                      "backend; its preset is loaded on JAX")
+def test_the_recipe_trains_resumes_and_loads_on_another_backend(tmp_path):
     """Once, under TensorFlow (the toy tests above train on every backend): the recipe's preset
     then draws the same images on JAX (the shipped txt2img presets are compared on all three in
     test_presets)."""
     import json
 
-    from conftest import FIXTURES, ROOT, once_under, run
+    from conftest import FIXTURES, ROOT, run
 
     import zoo
 
-    once_under("tensorflow", backend, "the recipe's captions, measurements and card are the same on every "
-                                      "backend; its preset is loaded on JAX")
 
     work = tmp_path / "run"
     args = [str(ROOT / "recipes" / "txt2img.py"), "--variant", "txt2img_anime",
