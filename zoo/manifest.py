@@ -29,8 +29,8 @@ SHIPPED = {
         'model.weights.h5': 'e6fd4e6cb2fe82740907a92a41a69f5ef08dab42f2fe42a20255fb0a290b56ee',
     },
     'ddpm_fashion': {
-        'config.json': 'b0717f2eff37b8112cd0ceba41f9ca8ff3f1d6dabe57b99d8764949e4d988ed9',
-        'model.weights.h5': 'e2f1f3919193ffcbf4950df20707853b1c053ebc7e12840e930370be97800999',
+        'config.json': '00c524f9b16770eb91fcf1694a6e850d5deef7aa6792b881fd123b76e7ffdcd0',
+        'model.weights.h5': 'd1c89ac33a661641f71f6bfea073cdf089913dcbd5c26f79da0bac5939172479',
     },
     'ddpm_mnist': {
         'config.json': 'eefd3ee9a787ede9c1ac406381562acb4ac13225a9d2b93b7ce8ef8f45734934',
