@@ -360,10 +360,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
     viz.save_loss_curves(history, preset / "loss.png", title=name)
     curve = card.get("fid_curve")
     if curve:
-        ref = curve.get("reference")
-        viz.save_metric_curve({int(k): v for k, v in curve["fid"].items()}, preset / "fid_curve.png",
-                              f"FID ({curve['num']} samples)", title=f"{name}: FID by epoch ({curve['sampler']})",
-                              reference=(ref["fid"], f"{ref['preset']}, same N") if ref else None)
+        viz.save_fid_curve(curve, preset / "fid_curve.png", name)
     write_card(preset)  # again, now that the pictures are there
     print(f"wrote preset {preset}")
     return preset

@@ -2,6 +2,7 @@
 
 import math
 import pathlib
+import textwrap
 
 import numpy as np
 
@@ -57,8 +58,8 @@ def _pyplot():
 
 
 def _save_figure(fig, ax, path, title):
-    if title:
-        ax.set_title(title)
+    if title:  # wrapped to the figure's width (about ten characters an inch), never cut off
+        ax.set_title(textwrap.fill(title, width=int(fig.get_figwidth() * 9)))
     fig.tight_layout()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +91,15 @@ def save_metric_curve(points, path, ylabel, xlabel="epoch", title=None, referenc
     ax.legend()
     ax.grid(alpha=0.3)
     return _save_figure(fig, ax, path, title)
+
+
+def save_fid_curve(curve, path, name):
+    """A card's `fid_curve` entry (FID by epoch, see zoo.harness.fid_curve) as a picture, with
+    its reference preset's FID as a dashed line."""
+    ref = curve.get("reference")
+    return save_metric_curve({int(k): v for k, v in curve["fid"].items()}, path, f"FID ({curve['num']} samples)",
+                             title=f"{name}: FID by epoch ({curve['sampler']})",
+                             reference=(ref["fid"], f"{ref['preset']}, same N") if ref else None)
 
 
 def save_guidance_curves(measured, path, title=None):
