@@ -282,7 +282,7 @@ def matmul_peak(n=2048, repeats=5):
 
 def machine():
     os.environ.setdefault("KERAS_BACKEND", "torch")
-    from zoo.harness import machine as describe
+    from zoo.system import machine as describe
 
     return describe()
 

@@ -31,11 +31,9 @@ def worker(name, num):
 
     import zoo
 
-    from zoo.recipes.ddpm import sampling_times
-
     model = zoo.load(name)
     x_T = model.sample_noise(num, seed=0)
-    times = sampling_times(model, num)
+    times = model.sampling_times(num)
     calls = {}
     for chunks in (50, 1):  # 50 calls of one step, one call of 50 steps
         model.denoise(x_T, "ddim", 50, chunks=chunks, stop_after=1)
@@ -69,9 +67,9 @@ def main(argv=None):
             raise SystemExit(f"{backend} failed:\n{proc.stderr[-2000:]}")
         results.append(json.loads(lines[0][7:]))
         print(json.dumps(results[-1]), flush=True)
-    from zoo.harness import machine
+    from zoo.system import machine
 
-    keys = list(results[0]["seconds_64"])  # samplers and steps, as zoo.recipes.ddpm.SAMPLERS lists them
+    keys = list(results[0]["seconds_64"])  # samplers and steps, as DiffusionModel.timed_samplers lists them
     lines = [f"# Sampling {args.num} images from {args.name}", "", f"Machine: {machine()}", "",
              "| backend | " + " | ".join(f"{k} s" for k in keys) + " | DDPM / DDIM-50 | "
              "DDIM-50: 50 calls s | one call s | overhead per step ms |",

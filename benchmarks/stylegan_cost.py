@@ -56,7 +56,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     import keras
 
-    from zoo.harness import machine
+    from zoo.system import machine
 
     out = pathlib.Path(args.out)
     rows = []

@@ -15,6 +15,7 @@ from zoo import harness
 
 def main(argv=None):
     args = harness.parser("cgan_mnist", __doc__, epochs=50, batch_size=64, data="mnist").parse_args(argv)
+    harness.configure(args)
     from zoo import data
     from zoo.models.cgan import CGAN
 

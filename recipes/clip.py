@@ -87,6 +87,7 @@ def main(argv=None):
     p.add_argument("--variant", choices=sorted(VARIANTS), default="clip_anime")
     p.add_argument("--lr", type=float, default=5e-4)
     args = p.parse_args(argv)
+    harness.configure(args)
     spec = dict(VARIANTS[args.variant])
     dataset, epochs, flip = spec.pop("data"), spec.pop("epochs"), spec.pop("flip")
     args.epochs = args.epochs or epochs

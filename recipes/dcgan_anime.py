@@ -20,6 +20,7 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=32, help="channels of the widest-resolution layer")
     p.add_argument("--label-smoothing", type=float, default=0.1, help="D aims at 1 - s on real images")
     args = p.parse_args(argv)
+    harness.configure(args)
     from zoo import data
     from zoo.models.dcgan import DCGAN
 

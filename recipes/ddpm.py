@@ -30,23 +30,6 @@ VARIANTS = {
     "ddpm_fashion": dict(data="fashion_mnist", size=28, channels=1, widths=(32, 64, 96), epochs=5),
     "ddpm_anime": dict(data="anime_faces", size=32, channels=3, widths=(32, 64, 128), epochs=8),
 }
-SAMPLERS = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10),  # ddpm: all T steps
-            ("dpmpp_2m", 50), ("dpmpp_2m", 20), ("dpmpp_2m", 10))
-
-
-def sampling_times(model, num=64, seed=0):
-    """Seconds to draw `num` samples with each sampler, in one batch (each timed after its
-    compiled loop has been built by running its first chunk on a batch of the same shape)."""
-    times = {}
-    for sampler, steps in SAMPLERS:
-        steps = min(steps or model.timesteps, model.timesteps)
-        model.denoise(model.sample_noise(num, seed), sampler, steps, stop_after=1)
-        start = time.perf_counter()
-        model.generate(num, seed=seed, sampler=sampler, steps=steps, batch_size=num, progress=False)
-        times[f"{sampler}-{steps}"] = round(time.perf_counter() - start, 2)
-    return times
-
-
 def main(argv=None):
     p = harness.parser("ddpm", __doc__, epochs=None, batch_size=64, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="ddpm_mnist")
@@ -63,6 +46,7 @@ def main(argv=None):
                    help="DDIM's default: eps re-derived from the clipped x0 (true) or the network's (false)")
     harness.add_fid_curve(p, "DDIM-50 with the preset's eta")
     args = p.parse_args(argv)
+    harness.configure(args)
     spec = VARIANTS[args.variant]
     args.data = args.data or spec["data"]
     args.epochs = args.epochs or spec["epochs"]
@@ -71,7 +55,7 @@ def main(argv=None):
 
     import keras
 
-    from zoo import data, viz
+    from zoo import data, system, viz
     from zoo.cards import write_card
     from zoo.core.model import to_uint8
     from zoo.models.diffusion import DiffusionModel
@@ -79,7 +63,7 @@ def main(argv=None):
     size = (spec["size"], spec["size"])
     x = data.load_images(args.data, size=size, channels=spec["channels"], limit=args.limit)
     if x.shape[1:3] != size:  # e.g. the 64x64 anime faces for a 32x32 model
-        from zoo.evaluation import resize
+        from zoo.images import resize
 
         x = resize(x, spec["size"])
     widths = tuple(args.widths or spec["widths"])
@@ -99,7 +83,7 @@ def main(argv=None):
     strip = np.stack(path, axis=1).reshape(-1, *model.image_shape)  # 8 rows: x_T ... x_0
     pictures = {"sample.png": model.generate(64, seed=0, sampler="ddim", steps=min(50, model.timesteps)),
                 "sample_ddpm.png": model.generate(64, seed=0, sampler="ddpm", steps=model.timesteps)}
-    times = sampling_times(model)
+    times = model.sampling_times()
     print(f"sampling times, 64 images, {keras.backend.backend()}: {times} ({time.time() - start:.0f}s)")
     preset = harness.finish(
         model, args, args.variant, history,
@@ -110,7 +94,7 @@ def main(argv=None):
                      "EMA weights; DDPM and DDIM samplers"),
         pictures=pictures, variant=args.variant,
         sampling_seconds_64={keras.backend.backend(): times},
-        sampling_machine={keras.backend.backend(): harness.machine()},
+        sampling_machine={keras.backend.backend(): system.machine()},
         sampling_measured_by="recipes/ddpm.py after training (one batch of 64, after compiling)",
         pictures_drawn_with={"sample.png": f"DDIM-50 with the preset's eta ({model.eta:g}), seed 0",
                              "sample_ddpm.png": "DDPM, all T steps, seed 0",

@@ -39,6 +39,7 @@ def main(argv=None):
     p = harness.parser("features", __doc__, epochs=None, batch_size=128, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="features_digits")
     args = p.parse_args(argv)
+    harness.configure(args)
     spec = dict(VARIANTS[args.variant])
     dataset, sizes = spec.pop("data"), spec.pop("sizes")
     epochs = spec.pop("epochs")
@@ -48,6 +49,7 @@ def main(argv=None):
         args.workdir = f"runs/{args.variant}"
 
     from zoo import data, evaluation
+    from zoo.images import resize
     from zoo.models.features import FeatureNet
 
     x, y, x_test, y_test, class_names = data.labelled_splits(args.data, args.limit)
@@ -79,7 +81,7 @@ def main(argv=None):
         ref = evaluation.write_reference(model, x_test, preset, size)
         rng = np.random.default_rng(0)
         real = x[rng.choice(len(x), min(len(x), len(x_test)), replace=False)]
-        floor[f"{size}x{size}"] = evaluation.compare(model, evaluation.resize(real, size), ref)
+        floor[f"{size}x{size}"] = evaluation.compare(model, resize(real, size), ref)
         print(f"real training images vs the held-out reference at {size}x{size}:", floor[f"{size}x{size}"])
     evaluation.update_card(preset, {"reference_sizes": [f"{s}x{s}" for s in sizes],
                                     "real_training_images_vs_reference": floor})

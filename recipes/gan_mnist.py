@@ -14,6 +14,7 @@ from zoo import harness
 
 def main(argv=None):
     args = harness.parser("gan_mnist", __doc__, epochs=100, batch_size=64, data="mnist").parse_args(argv)
+    harness.configure(args)
     from zoo import data
     from zoo.models.gan import GAN
 

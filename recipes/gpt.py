@@ -68,6 +68,7 @@ def main(argv=None):
     p.add_argument("--unknown", choices=("error", "drop"), default="error",
                    help="characters outside a fine-tuned preset's vocabulary: stop, or leave them out")
     args = p.parse_args(argv)
+    harness.configure(args)
     spec = dict(VARIANTS[args.variant])
     args.data = args.data or spec["data"]
     if args.workdir == "runs/gpt":

@@ -28,8 +28,9 @@ def main(argv=None):
     p.add_argument("--gamma", type=float, default=None, help="R1 weight (default 0.0002 * size^2 / batch)")
     p.add_argument("--name", default="stylegan_anime", help="the preset's name")
     args = p.parse_args(argv)
+    harness.configure(args)
     from zoo import data, viz
-    from zoo.evaluation import resize
+    from zoo.images import resize
     from zoo.models.stylegan import StyleGAN
 
     x = data.load_images(args.data, size=(args.size, args.size), channels=3, limit=args.limit)

@@ -58,7 +58,7 @@ def anime_data(args, rng):
     """(images 32x32, caption(index, seed) -> (texts, None), attribute prompts {head: [prompts]},
     held-out (images, labels), tagged-image captions for FID)."""
     from zoo import captions, data
-    from zoo.evaluation import resize
+    from zoo.images import resize
     from zoo.text import WordTokenizer
 
     x, y, x_test, y_test, names = data.labelled_splits(args.data, args.limit)
@@ -116,6 +116,7 @@ def build(args, spec, image_shape, vocabulary):
                         eta=unet.eta, sampler=unet.sampler, clip_x0=unet.clip_x0, clipped_eps=unet.clipped_eps,
                         seed=args.seed, name=args.variant)
     model.start_from(unet)
+    model.preset_loader = registry.load  # the CLIP reranker is loaded by name on first use
     if clip is not None:
         model.text_tower.set_weights(clip.text_tower.get_weights())
     return model
@@ -195,6 +196,7 @@ def main(argv=None):
     p.add_argument("--measure", default=None, metavar="PRESET",
                    help="measure this trained preset folder again (no training) and update its card")
     args = p.parse_args(argv)
+    harness.configure(args)
     spec = VARIANTS[args.variant]
     args.data = args.data or spec["data"]
     args.epochs = args.epochs or spec["epochs"]
@@ -244,19 +246,16 @@ def main(argv=None):
 def measure_preset(args, spec, x, prompts, heldout, texts_of, rng):
     """--measure PRESET: measures a trained preset again (no training) and rewrites its card's
     measurements and pictures; the card keeps its training recipe and adds this command."""
-    import json
     import pathlib
     import shlex
 
     import keras
 
-    from zoo import registry, viz
-    from zoo.cards import write_card
-    from zoo.registry import METADATA
+    from zoo import publish, registry, viz
 
     preset = pathlib.Path(args.measure)
     model = registry.load(preset)
-    card = json.loads((preset / METADATA).read_text(encoding="utf-8"))
+    card = {}  # what this measurement writes into the card (zoo.publish.update_card, atomically)
     command = f"KERAS_BACKEND={keras.backend.backend()} python recipes/txt2img.py " + " ".join(
         shlex.quote(a) for a in args.argv)
     if args.scales:
@@ -271,15 +270,14 @@ def measure_preset(args, spec, x, prompts, heldout, texts_of, rng):
         card["reranking"] = measure_reranking(model, registry.load(spec["features"]), prompts, args.per_prompt,
                                               args.steps, args.rerank, seed=args.seed)
         card["reranking"]["command"] = command
-    (preset / METADATA).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    write_card(preset)
+    publish.update_card(preset, card)
     return preset
 
 
 def measurements(args, spec, model, x, prompts, heldout, texts_of, rng, grid_prompts):
     """(prompt measurements, {"sample.png": the prompt grid}, how the grid was drawn)."""
     from zoo import registry
-    from zoo.evaluation import resize
+    from zoo.images import resize
 
     net = registry.load(spec["features"])
     fid_index = rng.choice(len(x), args.fid_num, replace=False)

@@ -43,6 +43,7 @@ def main(argv=None):
     p.add_argument("--iwae-k", type=int, default=100,
                    help="importance samples of the test-set log-likelihood bound (Burda et al. 2016); 0: not measured")
     args = p.parse_args(argv)
+    harness.configure(args)
     spec = dict(VARIANTS[args.variant])
     dataset, schedule, epochs = spec.pop("data"), spec.pop("schedule"), spec.pop("epochs")
     args.schedule, args.epochs = args.schedule or schedule, args.epochs or epochs

@@ -23,6 +23,7 @@ def main(argv=None):
     p.add_argument("--n-critic", type=int, default=5)
     harness.add_fid_curve(p, "the generator")
     args = p.parse_args(argv)
+    harness.configure(args)
     from zoo import data
     from zoo.models.wgan import WGANGP
 

@@ -58,6 +58,7 @@ def main():
         hargs = harness.parser("dp_worker", "", epochs=args.epochs, batch_size=args.batch_size,
                                data=None).parse_args(["--workdir", args.workdir, "--epochs", str(args.epochs),
                                                       "--verbose", "0", "--devices", str(args.devices)])
+        harness.configure(hargs)
         history = harness.fit(model, x, hargs, shuffle=False)
     else:
         history = model.fit(x, batch_size=args.batch_size, epochs=args.epochs, shuffle=False, verbose=0).history

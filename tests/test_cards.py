@@ -9,7 +9,7 @@ from conftest import small_gan
 import zoo
 from zoo import cards
 from zoo.registry import PRESETS_DIR
-from zoo.runs import sha256
+from zoo.io import sha256
 
 SHIPPED = sorted(p.parent.name for p in PRESETS_DIR.glob("*/metadata.json"))
 PIPELINES = {"unconditional-image-generation", "image-generation", "text-generation", "image-feature-extraction",
@@ -44,7 +44,7 @@ def test_save_preset_writes_a_card_that_a_card_update_rewrites(tmp_path):
                            recipe="python recipes/gan_mnist.py --epochs 1")
     text = (path / "README.md").read_text()
     assert "a test GAN" in text and "python recipes/gan_mnist.py --epochs 1" in text and "MNIST" in text
-    zoo.registry.Preset(path).update_card({"test_metrics": {"fid_like": 12.5}})
+    zoo.publish.update_card(path, {"test_metrics": {"fid_like": 12.5}})
     text = (path / "README.md").read_text()
     assert "12.5" in text
     meta = json.loads((path / "metadata.json").read_text())

@@ -87,7 +87,8 @@ def test_float16_loss_scaling_recovers_from_overflow(digits):
 
 def test_preset_trained_in_mixed_precision_loads_as_float32(digits, tmp_path):
     from zoo.models.vae import VAE
-    from zoo.registry import load, save_preset
+    from zoo.publish import save_preset
+    from zoo.registry import load
 
     with policy("mixed_bfloat16"):
         model = VAE(seed=0, name="vae_bf16")

@@ -11,7 +11,7 @@ from conftest import BACKENDS, numpy, run, small_gan
 import zoo
 from zoo.errors import PresetError, UnknownModelError
 from zoo.registry import PRESETS_DIR
-from zoo.runs import sha256
+from zoo.io import sha256
 
 
 @pytest.fixture

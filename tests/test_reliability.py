@@ -155,12 +155,12 @@ def test_a_recipe_stops_at_a_non_finite_step_and_keeps_its_last_good_checkpoint(
     model.compile()
     harness.fit(model, digits[:64], args)
     checkpoints = sorted((tmp_path / "run" / "checkpoints").iterdir())
-    digest = {p: registry.sha256(p) for p in checkpoints}
+    digest = {p: zoo.io.sha256(p) for p in checkpoints}
     model.compile(g_optimizer=keras.optimizers.SGD(1e38), d_optimizer=keras.optimizers.SGD(1e38))
     args.epochs = 2
     with pytest.raises(TrainingDiverged, match="last good checkpoint is kept in"):
         harness.fit(model, digits[:64], args)
-    assert {p: registry.sha256(p) for p in sorted((tmp_path / "run" / "checkpoints").iterdir())} == digest
+    assert {p: zoo.io.sha256(p) for p in sorted((tmp_path / "run" / "checkpoints").iterdir())} == digest
 
 
 # -- checkpoints that prove themselves ------------------------------------------------------
@@ -269,7 +269,7 @@ def test_a_rewritten_shipped_preset_is_refused_even_with_its_metadata_rewritten(
     other = zoo.save_preset(model, tmp_path / "other", dataset="none")
     shutil.copy(other / "model.weights.h5", presets / "gan_mnist" / "model.weights.h5")
     card = json.loads((presets / "gan_mnist" / "metadata.json").read_text())
-    card["weights_sha256"] = registry.sha256(presets / "gan_mnist" / "model.weights.h5")
+    card["weights_sha256"] = zoo.io.sha256(presets / "gan_mnist" / "model.weights.h5")
     (presets / "gan_mnist" / "metadata.json").write_text(json.dumps(card))
     with pytest.raises(PresetError, match="shipped preset gan_mnist: model.weights.h5 is corrupt or was modified "
                                           r".*zoo's manifest says"):

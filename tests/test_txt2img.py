@@ -63,9 +63,9 @@ def test_guidance_scale_one_is_the_conditional_prediction(trained):
     condition = model.condition_for_sampling(settings, slice(None))
     negative = model.null_condition(condition)
     plain = model._denoise(x_T, settings, 0, condition)
-    guided = model._denoise(x_T, settings, 0, condition, negative=negative, guided=True)  # eps_u + 1 (eps_c - eps_u)
+    settings["guidance_scale"] = 3.0  # the guided path, steered from the prompt itself: eps_c + 3 (eps_c - eps_c)
+    guided = model._denoise(x_T, settings, 0, condition, negative=condition)
     np.testing.assert_allclose(guided, plain, atol=2e-5)
-    settings["guidance_scale"] = 3.0
     assert np.abs(model._denoise(x_T, settings, 0, condition, negative=negative) - plain).max() > 1e-3
 
 

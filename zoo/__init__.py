@@ -12,7 +12,7 @@ Importing zoo does not import Keras; the backend is chosen by KERAS_BACKEND (or
 __version__ = "0.1.0"
 
 _LAZY = {
-    "list_models": "zoo.registry", "load": "zoo.registry", "save_preset": "zoo.registry",
+    "list_models": "zoo.registry", "load": "zoo.registry", "save_preset": "zoo.publish",
     "info": "zoo.registry", "ZooModel": "zoo.core", "OptimizerGroup": "zoo.core",
 }
 __all__ = sorted(_LAZY) + ["__version__"]
@@ -25,6 +25,6 @@ def __getattr__(name):
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in ("core", "data", "viz", "models", "registry", "harness", "cli", "errors", "tasks", "diffusion",
                 "networks", "layers", "text", "evaluation", "metrics", "hub", "cards", "export", "demo", "progress",
-                "runs"):
+                "runs", "io", "images", "system", "publish", "serving", "tools"):
         return importlib.import_module(f"zoo.{name}")
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")

@@ -1,5 +1,14 @@
-"""Model cards: a preset's README.md, for people, in the Hugging Face model-card format (YAML
-front matter, then Markdown), written from its metadata.json.
+"""Model cards: the one owner of a preset's files and of what its card says.
+
+A preset folder holds `config.json`, `model.weights.h5`, `metadata.json` (the card, a JSON
+object), `README.md` (the same card for people, in the Hugging Face model-card format: YAML
+front matter, then Markdown) and pictures. This module names those files, reads a card
+(`read_card`), writes it whole (`write_metadata`, `write_card`), says which sha256 a card
+vouches for (`listed_files`, `check_files`), and turns a card into text: `render` (README.md),
+`summary` (a few lines for `zoo info`, or Markdown for the demo) and `measured` (its
+numbers). It knows no family or class by name: what differs by model class (pipeline tag,
+tags, usage lines, limits) is declared by the class (zoo.tasks.Task.declarations) and stored in
+the card's "task" when the preset is written (zoo.publish).
 
     write_card(directory)     README.md from the card, and the card's "files" (the sha256 of
                               every file but metadata.json, which zoo.hub checks downloads
@@ -14,9 +23,11 @@ data's provenance and licence, and the intended use and limits.
 import json
 import pathlib
 
-from zoo.runs import atomic_write, atomic_write_json, sha256
+from zoo.errors import PresetError
+from zoo.io import atomic_write, atomic_write_json, sha256
 
-README, METADATA = "README.md", "metadata.json"
+CONFIG, WEIGHTS, METADATA, README = "config.json", "model.weights.h5", "metadata.json", "README.md"
+CERTIFIED = (CONFIG, WEIGHTS)  # what zoo's manifest of shipped presets (zoo/manifest.py) certifies
 
 # Where each named dataset comes from and under which terms (what a card must say).
 DATASETS = {
@@ -35,7 +46,9 @@ DATASETS = {
                       "repository does not say where the crops come from (said to be crawled from Konachan "
                       "for the NTU MLDS anime-generation homework; not verified)",
         "terms": "no licence is stated; the faces are crops of copyrighted artwork, so the data and the "
-                 "weights trained on it are for research and education only"},
+                 "weights trained on it are for research and education only",
+        "limits": "It reproduces its training data's biases (for the anime faces: one drawing style, mostly "
+                  "young female characters); it is not meant for images of real people. "},
     "tinyshakespeare": {
         "hub": "karpathy/tiny_shakespeare", "license": "mit",
         "provenance": "tiny shakespeare (karpathy/char-rnn's data/tinyshakespeare/input.txt), 1.1 M "
@@ -47,11 +60,6 @@ DATASETS = {
                       "converted to simplified Chinese",
         "terms": "the poems are in the public domain; the collection is MIT-licensed (© 2016 JackeyGao)"},
 }
-
-PIPELINES = {"gan": "unconditional-image-generation", "vae": "unconditional-image-generation",
-             "diffusion": "unconditional-image-generation", "text": "text-generation",
-             "features": "image-feature-extraction", "clip": "zero-shot-image-classification",
-             "text-to-image": "text-to-image"}
 
 PICTURES = {"sample.png": "samples", "interpolation.png": "interpolation", "reconstructions.png":
             "reconstructions (top: test images)", "denoising.png": "denoising, step by step", "truncation.png":
@@ -70,30 +78,104 @@ def _yaml_scalar(value):
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
 
 
+# -- reading and writing a card ---------------------------------------------------------------
+def read_json(path):
+    """A preset's JSON file (its card or config.json); a clear PresetError where it is missing or
+    is not JSON."""
+    path = pathlib.Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PresetError(f"preset {path.parent} lacks {path.name}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PresetError(f"preset file {path} is not valid JSON: {e}") from None
+
+
+def read_card(directory):
+    """A preset folder's metadata.json, as a dict; a clear PresetError where it is missing, is
+    not JSON, or is not an object."""
+    path = pathlib.Path(directory) / METADATA
+    card = read_json(path)
+    if not isinstance(card, dict):
+        raise PresetError(f"preset {path.parent}: {METADATA} is not a model card (a JSON object)")
+    return card
+
+
+def dataset_entry(dataset):
+    """A card's dataset as a dict with at least "name" and "description" (a plain string is its
+    name)."""
+    if isinstance(dataset, dict):
+        if not dataset.get("name"):
+            raise PresetError(f"a card's dataset needs a name; got {dataset}")
+        return {"description": dataset["name"], **dataset}
+    return {"name": str(dataset), "description": str(dataset)}
+
+
+def write_metadata(directory, card):
+    """Writes metadata.json whole (a reader, or a kill, sees the old card or the new one)."""
+    atomic_write_json(pathlib.Path(directory) / METADATA, card)
+
+
+def listed_files(card):
+    """{file name: sha256 or None} of what `card` vouches for: its "files", with
+    `weights_sha256` for the weights (the older cards' only digest); config and weights are
+    always listed. A name that is not a plain file of the folder is refused."""
+    if not isinstance(card, dict):
+        raise PresetError(f"{METADATA} is not a model card (a JSON object); got {type(card).__name__}")
+    files = dict(card.get("files") or {})
+    for name in CERTIFIED:
+        files.setdefault(name, None)
+    if card.get("weights_sha256"):
+        files[WEIGHTS] = card["weights_sha256"]
+    for name in files:
+        if not isinstance(name, str) or "/" in name or "\\" in name or name in ("", ".", "..", METADATA):
+            raise PresetError(f"the card lists a file {json.dumps(name)}: expected plain file names in the folder")
+    return files
+
+
+def check_files(directory, expected, paths=None):
+    """{name: actual sha256} of the files `expected` ({name: sha256 or None}) names, each
+    checked: a missing file, or one whose sha256 differs from a given one, is a PresetError
+    naming it. `paths` maps a name to a file kept elsewhere (a wheel's cached weights)."""
+    directory, actual = pathlib.Path(directory), {}
+    for name, digest in expected.items():
+        path = pathlib.Path((paths or {}).get(name) or directory / name)
+        if not path.is_file():
+            raise PresetError(f"preset {directory} lacks {name}")
+        actual[name] = sha256(path)
+        if digest and actual[name] != digest:
+            raise PresetError(f"preset {directory}: {name} is corrupt or was modified (sha256 {actual[name][:16]}..., "
+                              f"expected {digest[:16]}... from {METADATA}); re-run the recipe that wrote it")
+    return actual
+
+
+def task_of(card):
+    """What the card's model class declares (zoo.tasks.Task.declarations), stored in the card
+    as "task" when it was written; a card written before zoo stored it gets it from the
+    class, which imports Keras."""
+    if isinstance(card.get("task"), dict):
+        return card["task"]
+    from zoo.models import LEGACY_NAMES, MODELS
+
+    classes = {cls.__name__: cls for cls in MODELS.values()}
+    classes.update({old.split(">")[-1]: MODELS[new] for old, new in LEGACY_NAMES.items()})
+    cls = classes.get(card.get("class"))
+    if cls is None:
+        return {"pipeline_tag": "other", "tags": ["keras", "zoo"], "usage": [], "cli_usage": None, "limits": "",
+                "generates": False}
+    return cls.declarations(card)
+
+
 def front_matter(card):
     """The YAML front matter's fields, as a dict."""
     dataset = card.get("dataset") or {}
     data = DATASETS.get(dataset.get("name"), {})
-    family = card.get("family")
-    conditional = card.get("class") in ("CGAN",) or "label" in card.get("description", "")
-    pipeline = PIPELINES.get(family, "other")
-    if family == "text":
-        tags = ["keras", "zoo", "text-generation", "character-level", "gpt"]
-    elif family == "features":
-        tags = ["keras", "zoo", "feature-extraction", "image-classification"]
-    elif family == "clip":
-        tags = ["keras", "zoo", "zero-shot-image-classification", "image-text-retrieval"]
-    elif family == "text-to-image":
-        tags = ["keras", "zoo", "text-to-image", "diffusion"]
-    else:
-        tags = ["keras", "zoo", "image-generation", family]
-        if conditional:
-            pipeline = "image-generation"
+    task = task_of(card)
     fields = {
         "library_name": "keras",
         "license": data.get("license", "mit"),
-        "pipeline_tag": pipeline,
-        "tags": list(dict.fromkeys(tags + [str(card.get("class", "")).lower()])),  # vae/VAE once
+        "pipeline_tag": task["pipeline_tag"],
+        "tags": list(task["tags"]),
         "datasets": [data["hub"]] if data.get("hub") else [],
     }
     if fields["license"] == "other":
@@ -112,6 +194,47 @@ def _front_matter_text(fields):
     return "\n".join(lines + ["---", ""])
 
 
+# -- evaluation results, as the cards and tables show them ------------------------------------
+# A `zoo eval` result's fields that are not sampling settings (everything else recorded is one).
+RESULT_FIELDS = {"model", "features", "fid", "kid", "kid_std", "precision", "recall", "inception_score",
+                 "inception_score_std", "inception_score_head", "num", "num_reference", "seed", "image_size",
+                 "backend", "sampling_s", "total_s", "note", "label_accuracy", "sampling"}
+COLUMNS = {"model": "model", "sampler": "sampler", "features": "features", "num": "samples", "fid": "FID ↓",
+           "kid": "KID ×1000 ↓", "precision": "precision ↑", "recall": "recall ↑", "inception_score": "IS ↑"}
+
+
+def settings_of(result):
+    """The sampling settings a result was drawn with, in the order they were recorded."""
+    return {k: v for k, v in result.items() if k not in RESULT_FIELDS}
+
+
+def sampler_cell(result):
+    """How a result was drawn, in words: its "sampling" (the model's options' labels, written
+    by zoo.evaluation); a result without it lists its settings as name=value."""
+    if "sampling" in result:
+        return result["sampling"] or "—"
+    return " ".join(f"{k}={v}" for k, v in settings_of(result).items()) or "—"
+
+
+def cells(result):
+    """A result's table cells, by COLUMNS key."""
+    model = result["model"]
+    return {"model": model if model.startswith("real ") else f"`{model}`", "features": result["features"],
+            "num": f"{result['num']:,}", "sampler": sampler_cell(result),
+            "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
+            "precision": f"{result['precision']:.3f}", "recall": f"{result['recall']:.3f}",
+            "inception_score": f"{result['inception_score']:.2f}"}
+
+
+def table_row(result):
+    row = cells(result)
+    return "| " + " | ".join(row[c] for c in COLUMNS) + " |"
+
+
+def table_header():
+    return "| " + " | ".join(COLUMNS.values()) + " |\n|" + " --- |" * len(COLUMNS)
+
+
 def _number(value):
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
@@ -127,8 +250,6 @@ def evaluations(card):
 def measured(card, losses=True):
     """Rows (what, value) of the card's measured numbers (`losses`: also the last training
     epoch's losses)."""
-    from zoo import evaluation
-
     rows = []
     for key in ("test_metrics", "measured", "heldout_accuracy", "heldout"):
         for name, value in (card.get(key) or {}).items():
@@ -152,7 +273,7 @@ def measured(card, losses=True):
                      " / ".join(f"{rerank[h]['reranked']:.3f}" for h in heads) + " ("
                      + " / ".join(f"{rerank[h]['one']:.3f}" for h in heads) + ")"))
     for result in evaluations(card):
-        cell = evaluation.cells(result)
+        cell = cells(result)
         how = "" if cell["sampler"] == "—" else f", {cell['sampler']}"
         rows.append((f"FID / KID×1000 / precision / recall ({result['features']}, {cell['num']} samples{how})",
                      f"{cell['fid']} / {cell['kid']} / {cell['precision']} / {cell['recall']}"))
@@ -195,33 +316,16 @@ def render(card, files=()):
     name = card.get("name", "preset")
     dataset = card.get("dataset") or {}
     data = DATASETS.get(dataset.get("name"), {})
-    family = card.get("family")
+    task = task_of(card)
     out = [_front_matter_text(front_matter(card)), f"# {name}", "", card.get("description", "").strip() + ".", ""]
     if "sample.png" in files:
         out += [f"![{name} samples](sample.png)", ""]
     out += ["## Use", "", "```python", "import zoo", "", f'model = zoo.load("{name}")   # or a folder / '
             'hf://owner/repo / https:// address']
-    if family == "text":
-        out += ['print(model.generate("\\n", seed=0))']
-    elif family == "features":
-        out += ["features = model.features(images)   # uint8 (N, H, W, C)"]
-    elif family == "clip":
-        prompts = ", ".join(f'"{p}"' for p in [t for ts in (card.get("prompts") or {}).values() for t in ts][:2])
-        out += [f"scores = model.score(images, [{prompts}])   # images uint8 (N, H, W, C) -> (N, 2)",
-                f"probabilities = model.zero_shot(images, [{prompts}])"]
-    elif family == "text-to-image":
-        example = (card.get("example_prompt") or "")
-        negative = card.get("example_negative_prompt") or ""
-        out += [f'images = model.generate("{example}", num=16, guidance_scale=3, seed=0)   # uint8 (16, H, W, C)',
-                f'images = model.generate({{"prompts": "{example}", "negative_prompts": "{negative}"}}, num=4)']
-    elif family is not None:
-        out += ["images = model.generate(16, seed=0)   # uint8 (16, H, W, C)"]
+    out += list(task["usage"])
     out += ["```", ""]
-    if family == "clip":
-        out += [f"or `zoo sample {name} --images DIR --prompts PROMPT ...`, which prints the scores.", ""]
-    elif family not in ("features", None):
-        out += [f"or `zoo sample {name}` (`zoo sample {name} --help` lists its options). Fine-tune it with "
-                "`model.fit` after `zoo.load(..., compile=True)`.", ""]
+    if task["cli_usage"]:
+        out += [task["cli_usage"].format(name=name), ""]
     params = card.get("parameters") or {}
     out += ["## Training", "", "| | |", "|---|---|",
             f"| model | {card.get('class')}, {params.get('total', 0):,} parameters |",
@@ -257,26 +361,55 @@ def render(card, files=()):
     out += ["## Intended use and limits", "",
             "A small model for learning, research and fine-tuning on one machine; trained at low resolution "
             "within a CPU budget, so its samples are far from the state of the art. "
-            + ("Its text imitates its corpus and can be wrong, archaic or offensive; it knows nothing beyond it. "
-               if family == "text" else
-               "It reproduces its training data's biases (for the anime faces: one drawing style, mostly "
-               "young female characters); it is not meant for images of real people. "
-               if dataset.get("name") == "anime_faces" else ""),
+            + (task["limits"] or data.get("limits", "")),
             "", "Weights licence: "
             + ("research only, as the data's terms above." if front_matter(card)["license"] == "other"
                else "MIT (zoo's licence)."), ""]
     return "\n".join(out)
 
 
+def summary(card, name=None, folder=None, markdown=False):
+    """A card as a few readable lines (`zoo info`), or with `markdown` as the short Markdown the
+    demo shows beside a model: what it is, its data and training, its best numbers."""
+    name = name or card.get("name", "preset")
+    params = (card.get("parameters") or {}).get("total", 0)
+    wall = card.get("wall_time_s")
+    dataset = dataset_entry(card.get("dataset", "unknown"))
+    rows = measured(card, losses=False)
+    if markdown:
+        lines = [f"**{name}**: {card.get('description', '')}", "",
+                 f"- data: {dataset.get('description', '')}",
+                 f"- {card.get('class')}, {params:,} parameters; {card.get('epochs')} epochs, "
+                 f"{card.get('steps') or 0:,} steps on {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")]
+        return "\n".join(lines + [f"- {what}: **{value}**" for what, value in rows[:3]])
+    lines = [f"{name}: {card.get('description', '')}",
+             f"  family     {card.get('family')} ({card.get('class')}, {params:,} parameters)",
+             f"  data       {dataset['description']}",
+             f"  training   {card.get('epochs')} epochs, {card.get('steps') or 0:,} steps of batch "
+             f"{card.get('batch_size')}, {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")
+             + f" ({card.get('machine')})",
+             f"  recipe     {card.get('recipe')}"]
+    for i, (what, value) in enumerate(rows[:4]):
+        lines.append(f"  {'measured' if i == 0 else '':10s} {what}: {value}")
+    if len(rows) > 4:
+        lines.append(f"  {'':10s} ... and {len(rows) - 4} more in its README.md")
+    if folder is not None:
+        lines.append(f"  folder     {folder}")
+    if task_of(card)["cli_usage"]:
+        lines.append(f"  more       README.md in the folder; zoo sample {name} --help (its options); "
+                     f"zoo info {name} --json (the whole card)")
+    return "\n".join(lines)
+
+
 def write_card(directory):
     """Writes `directory`/README.md from its metadata.json, then records every file's sha256
     in the card's "files"."""
     directory = pathlib.Path(directory)
-    card = json.loads((directory / METADATA).read_text(encoding="utf-8"))
+    card = read_card(directory)
     names = sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
     atomic_write(directory / README, render(card, names))
     card["files"] = {n: sha256(directory / n) for n in sorted({*names, README}) if n != METADATA}
-    atomic_write_json(directory / METADATA, card)
+    write_metadata(directory, card)
     return directory / README
 
 
@@ -290,8 +423,9 @@ def parse_front_matter(text):
     return yaml.safe_load(text[4:end])
 
 
-if __name__ == "__main__":
-    from zoo.registry import PRESETS_DIR
+PRESETS_DIR = pathlib.Path(__file__).resolve().parent / "presets"  # the shipped presets
 
+
+if __name__ == "__main__":
     for folder in sorted(p.parent for p in PRESETS_DIR.glob(f"*/{METADATA}")):
         print("wrote", write_card(folder))

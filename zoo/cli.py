@@ -147,40 +147,16 @@ def cmd_list(args, rest):
         print(f"{name:24s} {preset.family or '':10s} {preset.card.get('description', '')}")
 
 
-def summary(preset):
-    """A preset's card as a few readable lines."""
-    from zoo.cards import measured
-
-    card = preset.card
-    params = card.get("parameters") or {}
-    wall = card.get("wall_time_s")
-    lines = [f"{preset.name}: {card.get('description', '')}",
-             f"  family     {card.get('family')} ({card.get('class')}, {params.get('total', 0):,} parameters)",
-             f"  data       {preset.dataset.get('description')}",
-             f"  training   {card.get('epochs')} epochs, {card.get('steps') or 0:,} steps of batch "
-             f"{card.get('batch_size')}, {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")
-             + f" ({card.get('machine')})",
-             f"  recipe     {card.get('recipe')}"]
-    rows = measured(card, losses=False)
-    for i, (what, value) in enumerate(rows[:4]):
-        lines.append(f"  {'measured' if i == 0 else '':10s} {what}: {value}")
-    if len(rows) > 4:
-        lines.append(f"  {'':10s} ... and {len(rows) - 4} more in its README.md")
-    lines.append(f"  folder     {preset.path}")
-    if card.get("family") not in ("features", None):
-        lines.append(f"  more       README.md in the folder; zoo sample {preset.name} --help (its options); "
-                     f"zoo info {preset.name} --json (the whole card)")
-    return "\n".join(lines)
-
-
 def cmd_info(args, rest):
     from zoo import registry
+
+    from zoo.cards import summary
 
     preset = registry.Preset(args.name)
     if args.json:
         print(json.dumps(preset.card, indent=2, ensure_ascii=False))
     else:
-        print(summary(preset))
+        print(summary(preset.card, preset.name, preset.path))
 
 
 def _needs_name(args, command):
@@ -215,7 +191,7 @@ def score_images(model, name, rest):
     size, channels = model.image_shape[:2], model.image_shape[-1]
     if path.is_file():
         files = [path]
-        images = data._decode(path.read_bytes(), size, "L" if channels == 1 else "RGB")[None]
+        images = data.decode_image(path.read_bytes(), size, "L" if channels == 1 else "RGB")[None]
     else:
         images = data.load_image_folder(path, size, channels)
         files = sorted(f for f in path.rglob("*") if f.suffix.lower() in data.IMAGE_SUFFIXES)
@@ -232,7 +208,7 @@ def cmd_sample(args, rest):
     rest = _needs_name(args, "sample") + rest
     backend = _backend(args)
     from zoo import registry
-    from zoo.tasks import ImageTextScorer, TextGenerator
+    from zoo.tasks import ImageTextScorer, TextGenerator, check_count
 
     model = registry.load(args.name)
     if isinstance(model, ImageTextScorer):
@@ -241,8 +217,8 @@ def cmd_sample(args, rest):
     if isinstance(model, TextGenerator) and args.nrow is not None:
         raise ArgumentError(f"--nrow lays out image grids; {args.name} writes text")
     options = model_options(model, args.name, rest, f"zoo sample {args.name}")
-    if args.num is not None and args.num < 1:
-        raise ArgumentError(f"--num must be at least 1; got {args.num}")
+    if args.num is not None:
+        check_count("--num", args.num, 1)
     samples = model.generate(num=model.default_num if args.num is None else args.num, seed=args.seed, **options)
     out = args.out or model.default_out
     if out is None:
@@ -344,7 +320,7 @@ def build_parser():
 
     s = sub.add_parser("list", help="list the shipped presets")
     s.add_argument("pattern", nargs="?", default=None, help="only names matching this shell pattern, e.g. '*anime*'")
-    s.add_argument("--family", default=None, help="only this family (gan, vae, diffusion, text-to-image, clip, text, features)")
+    s.add_argument("--family", default=None, help="only this family: " + ", ".join(_families()))
     s = sub.add_parser("info", help="a preset's card: a summary, or the whole card with --json")
     s.add_argument("name", help=where)
     s.add_argument("--json", action="store_true", help="print the whole card (metadata.json) as JSON")
@@ -384,6 +360,13 @@ def build_parser():
     s.add_argument("name", nargs="?", default=None, help="a recipe or a preset it makes")
     _SUBPARSERS["train"] = s
     return p
+
+
+def _families():
+    """The families of the shipped presets, as their cards say (no Keras needed)."""
+    from zoo.cards import PRESETS_DIR, read_card
+
+    return sorted({read_card(p.parent).get("family") or "none" for p in PRESETS_DIR.glob("*/metadata.json")})
 
 
 _SUBPARSERS = {}

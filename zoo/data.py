@@ -49,7 +49,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def search_dirs():
-    from zoo.hub import home
+    from zoo.io import home
 
     dirs = [os.environ.get("ZOO_DATA_DIR"), "data", "../shared/data",
             pathlib.Path(__file__).resolve().parents[2] / "shared" / "data", home() / "data"]
@@ -66,8 +66,8 @@ def download(name):
     returns its path. Nothing is kept unless every check passes."""
     import tempfile
 
-    from zoo.hub import DownloadError, home
-    from zoo.hub import download as fetch
+    from zoo.io import DownloadError, home
+    from zoo.io import download as fetch
 
     spec, base = DOWNLOADS[name], os.environ.get("ZOO_DATA_URL") or KERAS_DATASETS
     dest = home() / "data" / FILES[name]
@@ -107,7 +107,7 @@ def find(name_or_path):
                 return d / FILES[str(name_or_path)]
         looked = f"looked for {FILES[str(name_or_path)]} in {', '.join(map(str, search_dirs()))}"
         if str(name_or_path) in DOWNLOADS:
-            from zoo.hub import DownloadError
+            from zoo.io import DownloadError
 
             try:
                 return download(str(name_or_path))
@@ -144,7 +144,9 @@ def load_npz(path):
         raise DataError(f"dataset file {path} is corrupt: {e}") from None
 
 
-def _decode(blob, size=None, mode="RGB"):
+def decode_image(blob, size=None, mode="RGB"):
+    """An encoded image (PNG, JPEG, ... bytes) as a uint8 array (H, W, C) in `mode` ("RGB" or
+    "L"), resized to `size` (H, W) where given."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(blob)).convert(mode)
@@ -164,7 +166,7 @@ def load_anime_faces(path, limit=None):
     jpeg, offsets = data["jpeg"], data["offsets"]
     n = len(offsets) - 1 if limit is None else min(int(limit), len(offsets) - 1)
     try:
-        images = np.stack([_decode(jpeg[offsets[i]:offsets[i + 1]].tobytes()) for i in range(n)])
+        images = np.stack([decode_image(jpeg[offsets[i]:offsets[i + 1]].tobytes()) for i in range(n)])
     except Exception as e:  # noqa: BLE001  (PIL raises several kinds)
         raise DataError(f"{path}: cannot decode its JPEG images: {e}") from None
     tags = {k: data[k][:n] for k in ("hair", "eye") if k in data.files}
@@ -182,7 +184,7 @@ def load_image_folder(path, size=(64, 64), channels=3):
     images, skipped = [], []
     for f in files:
         try:
-            images.append(_decode(f.read_bytes(), size, "L" if channels == 1 else "RGB"))
+            images.append(decode_image(f.read_bytes(), size, "L" if channels == 1 else "RGB"))
         except Exception:  # noqa: BLE001
             skipped.append(f.name)
     if skipped:

@@ -45,13 +45,11 @@ def generative_presets(names=None):
 
 
 def _generates(card):
-    """Whether the card's model class is a generator (feature networks and CLIP are not)."""
-    from zoo.models import LEGACY_NAMES, MODELS
-    from zoo.tasks import Generator
+    """Whether the card's model class is a generator (feature networks and CLIP are not), as
+    the class declares it (zoo.cards.task_of)."""
+    from zoo.cards import task_of
 
-    classes = {cls.__name__: cls for cls in MODELS.values()}
-    classes.update({old.split(">")[-1]: MODELS[new] for old, new in LEGACY_NAMES.items()})  # a card of "DDPM"
-    return issubclass(classes.get(card.get("class"), object), Generator)
+    return bool(task_of(card)["generates"])
 
 
 def presets_table(presets):
@@ -68,17 +66,9 @@ def presets_table(presets):
 
 def card_markdown(name, card):
     """The selected model's card, short: what it is, its data and training, its best numbers."""
-    from zoo.cards import measured
+    from zoo.cards import summary
 
-    params = (card.get("parameters") or {}).get("total", 0)
-    wall = card.get("wall_time_s")
-    lines = [f"**{name}**: {card.get('description', '')}", "",
-             f"- data: {(card.get('dataset') or {}).get('description', '')}",
-             f"- {card.get('class')}, {params:,} parameters; {card.get('epochs')} epochs, {card.get('steps') or 0:,} "
-             f"steps on {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")]
-    rows = measured(card, losses=False)
-    lines += [f"- {what}: **{value}**" for what, value in rows[:3]]
-    return "\n".join(lines)
+    return summary(card, name, markdown=True)
 
 
 # -- the controls, from the options the models declare ---------------------------------
@@ -88,7 +78,7 @@ def declared_options(names):
     options = {}
     for name in names:
         model = model_of(name)
-        for option in (model.call_options() + model.sampling_options()) if hasattr(model, "sampling_options") else []:
+        for option in model.call_options() + model.sampling_options():
             options.setdefault(f"{option.name}:{option.kind}", option)
     return options
 
@@ -141,16 +131,22 @@ def value_of(option, raw):
 
 
 # -- what the buttons do ------------------------------------------------------------------
+def _whole(raw):
+    """A number box's value: a whole float is the int it shows; anything else is passed on as
+    it is, for zoo.tasks' one check of counts and seeds to refuse."""
+    return int(raw) if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer() else raw
+
+
 def _count(raw, name):
-    if raw is None or not float(raw).is_integer() or not 1 <= raw <= MAX_NUM:
-        raise ZooError(f"{name} must be a whole number from 1 to {MAX_NUM}; got {raw}")
-    return int(raw)
+    from zoo.tasks import check_count
+
+    return check_count(name, _whole(raw), 1, MAX_NUM)
 
 
 def _seed(raw):
-    if raw is None or not float(raw).is_integer() or raw < 0:
-        raise ZooError(f"seed must be a whole number >= 0; got {raw}")
-    return int(raw)
+    from zoo.tasks import check_seed
+
+    return check_seed(_whole(raw))
 
 
 def given_options(model, options, values):
@@ -191,13 +187,10 @@ def view(name, title, seed, values, options, out_dir):
     from zoo import viz
 
     model = model_of(name)
-    views = model.views() if hasattr(model, "views") else {}
+    views = model.views()
     if title not in views:
         raise ZooError(f"{name} has no view {title!r}; its views: {', '.join(views) or 'none'}")
-    given = given_options(model, options, values)
-    accepted = {k: v for k, v in given.items() if k in ("truncation_psi", "sampler", "steps", "eta", "clip_x0",
-                                                         "clipped_eps", "labels")}
-    images, nrow = views[title](_seed(seed), **accepted)
+    images, nrow = views[title](_seed(seed), **given_options(model, options, values))
     path = pathlib.Path(out_dir) / f"{name}_{title.split()[0]}_seed{_seed(seed)}.png"
     viz.save_grid(images, path, nrow=nrow)
     return str(path), "", str(path), f"{title} of {name}, seed {seed}"
@@ -241,7 +234,7 @@ def build(names=None):
                 num = gr.Number(value=16, precision=0, label=f"how many (1 to {MAX_NUM})", elem_id="num")
                 controls = [control(option) for option in options.values()]
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
-                all_views = sorted({t for n, _, _ in presets for t in getattr(model_of(n), "views", dict)()})
+                all_views = sorted({t for n, _, _ in presets for t in model_of(n).views()})
                 views = gr.Radio(choices=all_views, label="more pictures", elem_id="views", visible=False)
                 view_button = gr.Button("Draw this picture", elem_id="draw-view", visible=False)
             with gr.Column(scale=2):
@@ -259,7 +252,7 @@ def build(names=None):
             model = model_of(name)
             texts = isinstance(model, TextGenerator)
             declared = {f"{o.name}:{o.kind}": o for o in model.call_options() + model.sampling_options()}
-            titles = list(model.views()) if hasattr(model, "views") else []
+            titles = list(model.views())
             updates = [gr.update(visible=key in declared,
                                  value=_shown(declared[key]) if key in declared else None) for key in options]
             return [card_markdown(name, cards[name]), *updates,

@@ -20,8 +20,10 @@ import time
 
 import numpy as np
 
-from zoo import metrics, registry
+from zoo import metrics, publish, registry
+from zoo.cards import cells, sampler_cell, settings_of, table_header, table_row  # noqa: F401  (zoo eval's)
 from zoo.errors import ZooError
+from zoo.images import resize
 
 FEATURES = {"mnist": "features_digits", "fashion_mnist": "features_clothing",
             "anime_faces": "features_anime"}
@@ -32,20 +34,6 @@ NOTE = ("computed with zoo's own feature network {features}: comparable between 
 
 class EvaluationError(ZooError):
     pass
-
-
-# -- images --------------------------------------------------------------------------
-def resize(images, size):
-    """uint8 images (N, H, W, C) at size x size (bilinear, antialiased), uint8."""
-    import keras
-
-    images = np.asarray(images)
-    if images.shape[1:3] == (size, size):
-        return images
-    out = [keras.ops.convert_to_numpy(keras.ops.image.resize(
-        images[i:i + 1000].astype("float32"), (size, size), "bilinear", antialias=True))
-        for i in range(0, len(images), 1000)]
-    return np.clip(np.rint(np.concatenate(out)), 0, 255).astype(np.uint8)
 
 
 # -- references ----------------------------------------------------------------------
@@ -210,10 +198,43 @@ def evaluate(name, num=10000, features=None, seed=0, model=None, size=None, **op
     result = compare(net, images, reference, seed=seed, labels=labels)
     recorded = {k: v for k, v in settings.items() if v is not None and not isinstance(v, np.ndarray)}
     recorded.update({"resized_to": size} if resized else {})
+    words = " ".join(w for w in (model.describe_settings(settings), f"resized to {size}×{size}" if resized else "") if w)
     return {"model": str(name), "features": features, **result, "seed": seed,
-            "image_size": f"{images.shape[1]}x{images.shape[2]}", **recorded,
+            "image_size": f"{images.shape[1]}x{images.shape[2]}", **recorded, "sampling": words,
             "backend": keras.backend.backend(), "sampling_s": round(sampling_s, 1),
             "total_s": round(time.time() - start, 1), "note": note}
+
+
+def fid_curve(model, num, dataset, checkpoints, init=None, reference=None, drawn_with="", **options):
+    """A card's `fid_curve` entry: the FID and recall of `num` images that
+    `model.generate(num, seed=0, **options)` draws from the preset `init` (where given) and from
+    each checkpoint in `checkpoints` ({epoch: weights file}; each in float32, as its preset
+    would draw them after a mixed-precision training), epochs counted from the first training,
+    and with `reference` that preset's FID at the same `num` (drawn with its own defaults).
+    The model keeps the weights it has. `dataset` picks the feature network (FEATURES)."""
+    features = FEATURES[dataset]
+    net, real = feature_network(features), load_reference(features, model.image_shape[0])
+    fid, recall = {}, {}
+
+    def measure(key, m, **how):
+        result = compare(net, m.generate(num, seed=0, progress=False, **how), real)
+        fid[str(key)], recall[str(key)] = result["fid"], result["recall"]
+        print(f"FID({num}) / recall at epoch {key}: {result['fid']} / {result['recall']}", flush=True)
+
+    before = registry.info(init).get("epochs", 0) if init else 0
+    if init:
+        measure(before, registry.load(init), **options)
+    trained = model.get_weights()
+    for epoch, weights in checkpoints.items():
+        model.load_weights(weights)
+        measure(before + epoch, publish.float32_copy(model)[0], **options)  # as its preset would draw
+    model.set_weights(trained)
+    entry = {"num": num, "sampler": f"{drawn_with}, seed 0", "features": features, "fid": fid, "recall": recall}
+    if reference:
+        ref = registry.load(reference)
+        entry["reference"] = {"preset": reference,
+                              "fid": compare(net, ref.generate(num, seed=0, progress=False), real)["fid"]}
+    return {"fid_curve": entry}
 
 
 def inception_reference(net, preset, num, size):
@@ -225,17 +246,6 @@ def inception_reference(net, preset, num, size):
     return {"mean": stats.mean, "cov": stats.cov, "features": features, "n": stats.n}
 
 
-# Result fields that are not sampling settings (everything else recorded is one).
-RESULT_FIELDS = {"model", "features", "fid", "kid", "kid_std", "precision", "recall", "inception_score",
-                 "inception_score_std", "inception_score_head", "num", "num_reference", "seed", "image_size",
-                 "backend", "sampling_s", "total_s", "note", "label_accuracy"}
-
-
-def settings_of(result):
-    """The sampling settings a result was drawn with, in the order they were recorded."""
-    return {k: v for k, v in result.items() if k not in RESULT_FIELDS}
-
-
 def result_key(result):
     """The card entry a result is stored under: features, sample count, sampling settings."""
     extra = [f"{k}={v}" for k, v in {"num": result["num"], **settings_of(result)}.items()]
@@ -243,50 +253,8 @@ def result_key(result):
 
 
 def update_card(preset, entries):
-    """Merges `entries` into a preset's metadata.json (the weights and their sha256 are
-    untouched)."""
-    registry.Preset(preset).update_card(entries)
-
-
-COLUMNS = {"model": "model", "sampler": "sampler", "features": "features", "num": "samples", "fid": "FID ↓",
-           "kid": "KID ×1000 ↓", "precision": "precision ↑", "recall": "recall ↑", "inception_score": "IS ↑"}
-
-
-# How a sampling setting reads in the tables' sampler column (a setting not named here is
-# shown as name=value; one whose value is listed as None is left out).
-SHOWN = {"eta": lambda v: f"η={v:g}", "clip_x0": {"clip": None, "none": "no x̂0 clip", "dynamic": "x̂0 dyn. thr."},
-         "clipped_eps": {True: None, False: "raw ε"}, "guidance_scale": lambda v: f"cfg {v:g}",
-         "truncation_psi": lambda v: f"ψ={v:g}", "resized_to": lambda v: f"resized to {v}×{v}"}
-
-
-def sampler_cell(result):
-    settings = settings_of(result)
-    words = [f"{settings.pop('sampler')}-{settings.pop('steps')}"] if "sampler" in settings else []
-    for key, value in settings.items():
-        show = SHOWN.get(key)
-        word = show(value) if callable(show) else show.get(value, f"{key}={value}") if show else f"{key}={value}"
-        if word:
-            words.append(word)
-    return " ".join(words) or "—"
-
-
-def cells(result):
-    """A result's table cells, by COLUMNS key."""
-    model = result["model"]
-    return {"model": model if model.startswith("real ") else f"`{model}`", "features": result["features"],
-            "num": f"{result['num']:,}", "sampler": sampler_cell(result),
-            "fid": f"{result['fid']:.2f}", "kid": f"{result['kid'] * 1000:.1f} ± {result['kid_std'] * 1000:.1f}",
-            "precision": f"{result['precision']:.3f}", "recall": f"{result['recall']:.3f}",
-            "inception_score": f"{result['inception_score']:.2f}"}
-
-
-def table_row(result):
-    row = cells(result)
-    return "| " + " | ".join(row[c] for c in COLUMNS) + " |"
-
-
-def table_header():
-    return "| " + " | ".join(COLUMNS.values()) + " |\n|" + " --- |" * len(COLUMNS)
+    """Merges `entries` into a preset's metadata.json (zoo.publish.update_card)."""
+    publish.update_card(preset, entries)
 
 
 def cards_table(names=None):
@@ -306,8 +274,9 @@ def cards_table(names=None):
 def sampler_table(names=None, backend="tensorflow"):
     """The speed/quality trade-off of the diffusion presets' samplers: per evaluation in
     their cards, the time to draw 64 samples with that sampler on `backend` (the card's
-    `sampling_seconds_64`; eta does not change the cost), its speed-up over DDPM, and the
-    metrics. Rows with the same number of samples compare."""
+    `sampling_seconds_64`, keyed by the first word of a result's sampling, "ddim-50"; the
+    other settings do not change the cost), its speed-up over the first sampler timed (the
+    full-length one, DDPM), and the metrics. Rows with the same number of samples compare."""
     rows = ["| model | sampler | 64 samples, s | vs DDPM | samples | FID ↓ | KID ×1000 ↓ | precision ↑ | recall ↑ |",
             "|" + " --- |" * 9]
     for name in names or registry.list_models():
@@ -315,15 +284,16 @@ def sampler_table(names=None, backend="tensorflow"):
         times = card.get("sampling_seconds_64", {}).get(backend)
         if not times:  # models with sampler timings in their cards (the diffusion models)
             continue
-        ddpm = next((s for k, s in times.items() if k.startswith("ddpm")), None)
+        order = list(times)  # as the recipe timed them: the full-length sampler first, the baseline
+        timed = lambda r: sampler_cell(r).split(" ")[0]  # noqa: E731  ("ddim-50": the timings' key)
         results = sorted(card.get("evaluation", {}).values(),
-                         key=lambda r: (-r["num"], r["sampler"] != "ddpm", r["sampler"], -r["steps"],
-                                        r.get("eta") or 0.0, sampler_cell(r)))
+                         key=lambda r: (-r["num"], order.index(timed(r)) if timed(r) in order else len(order),
+                                        sampler_cell(r)))
         for r in results:
-            row, seconds = cells(r), times.get(f"{r['sampler']}-{r['steps']}")
+            row, seconds = cells(r), times.get(timed(r))
             rows.append("| " + " | ".join([
                 row["model"], row["sampler"], f"{seconds:g}" if seconds else "—",
-                f"{ddpm / seconds:.0f}×" if seconds and ddpm else "—",
+                f"{times[order[0]] / seconds:.0f}×" if seconds else "—",
                 *(row[c] for c in ("num", "fid", "kid", "precision", "recall"))]) + " |")
     return "\n".join(rows)
 

@@ -10,29 +10,29 @@ resumes).
 
 Every recipe takes `--devices N` (data-parallel training on the backend's own engine, see
 zoo.core.distribute; on torch the recipe starts itself again under torchrun) and
-`--precision` (a Keras mixed-precision policy).
+`--precision` (a Keras mixed-precision policy), which `configure(args)` applies: a recipe
+calls it right after parsing its flags.
 """
 
 import argparse
 import json
-import os
 import pathlib
-import platform
 import shlex
 import sys
 import time
 
+from zoo import system
 from zoo.errors import TrainingDiverged
 
 
 class RecipeParser(argparse.ArgumentParser):
-    """Parses a recipe's flags and keeps them (`args.argv`, `args.recipe`) for its card."""
+    """Parses a recipe's flags and keeps them (`args.argv`, `args.recipe`) for its card.
+    Parsing only parses: the recipe then calls `configure(args)` before it builds a model."""
 
     def parse_args(self, args=None, namespace=None):
         argv = [] if args is None else [str(a) for a in args]
         parsed = super().parse_args(argv, namespace)
-        parsed.argv, parsed.recipe = argv, self.recipe
-        configure(parsed)
+        parsed.argv, parsed.recipe, parsed.configured = argv, self.recipe, False
         return parsed
 
 
@@ -40,9 +40,10 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def configure(args):
-    """Devices and precision, before any model is built. On torch, `--devices N` with N > 1 in a
-    process that torchrun did not start runs this same command again under torchrun, in N
-    processes, and exits with its status."""
+    """Devices and precision, from the recipe's flags: what a recipe calls right after parsing
+    them, before it loads data or builds a model (`init_model` and `fit` refuse to run without
+    it). On torch, `--devices N` with N > 1 in a process that torchrun did not start runs this
+    same command again under torchrun, in N processes, and exits with its status."""
     import keras
 
     from zoo.core import distribute
@@ -57,6 +58,14 @@ def configure(args):
     distribute.setup(devices)
     distribute.check_batch_size(getattr(args, "batch_size", None), "--batch-size")
     keras.mixed_precision.set_global_policy(getattr(args, "precision", "float32"))
+    args.configured = True
+    return args
+
+
+def _check_configured(args):
+    if getattr(args, "configured", True) is False:
+        raise RuntimeError(f"recipe {args.recipe}: call harness.configure(args) after parsing the flags, before "
+                           "building the model (it sets the devices and the precision)")
 
 
 def parser(name, description, epochs, batch_size, data):
@@ -118,70 +127,15 @@ def check_fid_curve(args):
 
 
 def fid_curve(model, args, **options):
-    """The card's `fid_curve` entry ({} without --fid-curve): the FID and recall of N images
-    `model.generate(N, seed=0, **options)` draws from the --init preset and from each
-    checkpoint kept in the workdir (--keep-every; in float32, as its preset would draw them
-    after a mixed-precision training), epochs counted from the first training,
-    and with --fid-reference that preset's FID at the same N (drawn with its own defaults).
-    The model keeps the weights it trained to."""
-    num = getattr(args, "fid_curve", 0)
-    if not num:
+    """The card's `fid_curve` entry ({} without --fid-curve): zoo.evaluation.fid_curve over the
+    --init preset and the checkpoints kept in the workdir, drawn with `options`."""
+    if not getattr(args, "fid_curve", 0):
         return {}
-    from zoo import registry
-    from zoo.evaluation import FEATURES, compare, feature_network, load_reference
+    from zoo import evaluation
     from zoo.runs import Checkpoints
 
-    features = FEATURES[args.data]
-    net, reference = feature_network(features), load_reference(features, model.image_shape[0])
-    fid, recall = {}, {}
-
-    def measure(key, m, **how):
-        result = compare(net, m.generate(num, seed=0, progress=False, **how), reference)
-        fid[str(key)], recall[str(key)] = result["fid"], result["recall"]
-        print(f"FID({num}) / recall at epoch {key}: {result['fid']} / {result['recall']}", flush=True)
-
-    before = registry.info(args.init).get("epochs", 0) if args.init else 0
-    if args.init:
-        measure(before, registry.load(args.init), **options)
-    trained = model.get_weights()
-    for epoch, weights in Checkpoints(args.workdir).kept().items():
-        model.load_weights(weights)
-        measure(before + epoch, registry.float32_copy(model)[0], **options)  # as its preset would draw
-    model.set_weights(trained)
-    entry = {"num": num, "sampler": f"{args.fid_drawn_with}, seed 0", "features": features,
-             "fid": fid, "recall": recall}
-    if args.fid_reference:
-        ref = registry.load(args.fid_reference)
-        entry["reference"] = {"preset": args.fid_reference,
-                              "fid": compare(net, ref.generate(num, seed=0, progress=False), reference)["fid"]}
-    return {"fid_curve": entry}
-
-
-def machine():
-    """A one-line description of this machine, for cards."""
-    import keras
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        mem = f", {pages / 2**30:.0f} GiB RAM"
-    except (ValueError, OSError, AttributeError):
-        pass
-    devices = []
-    try:
-        devices = [d for d in keras.distribution.list_devices() if "cpu" not in d.lower()]
-    except Exception:  # noqa: BLE001
-        pass
-    gpu = ", ".join(devices) if devices else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}, {platform.system()} {platform.python_version()}"
+    return evaluation.fid_curve(model, args.fid_curve, args.data, Checkpoints(args.workdir).kept(), init=args.init,
+                                reference=args.fid_reference, drawn_with=args.fid_drawn_with, **options)
 
 
 def _callbacks(model, workdir, wall_s, grid, every, text=None, keep_every=0):
@@ -261,6 +215,7 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
 
     from zoo.core import distribute
 
+    _check_configured(args)
     check_fid_curve(args)
     workdir = pathlib.Path(args.workdir)
     done, wall_s = _start(workdir, args.fresh, model)
@@ -306,6 +261,7 @@ def init_model(args, build):
     """The recipe's model: a preset to fine-tune (`--init`) or a new one."""
     import keras
 
+    _check_configured(args)
     keras.utils.set_random_seed(args.seed)
     if args.init:
         from zoo.registry import load
@@ -327,7 +283,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
     from zoo import viz
     from zoo.cards import write_card
     from zoo.core import distribute
-    from zoo.registry import save_preset
+    from zoo.publish import save_preset
     from zoo.runs import atomic_write
 
     workdir = pathlib.Path(args.workdir)
@@ -350,7 +306,7 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
         epochs=len(next(iter(history.values()), [])), batch_size=args.batch_size,
         steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
         wall_time_s=round(json.loads(wall.read_text())["seconds"], 1) if wall.exists() else None,
-        machine=machine(), final_epoch_metrics=final, devices=distribute.count(),
+        machine=system.machine(), final_epoch_metrics=final, devices=distribute.count(),
         precision=keras.mixed_precision.global_policy().name, **card)
     for filename, content in pictures.items():
         if isinstance(content, str):

@@ -20,9 +20,7 @@ checks it against zoo's manifest, which is code. A source checkout has them all 
 """
 
 import hashlib
-import http.client
 import os
-import pathlib
 import shutil
 import tarfile
 import urllib.error
@@ -31,78 +29,18 @@ import urllib.request
 import uuid
 import zipfile
 
-from zoo.errors import PresetError, ZooError
-from zoo.runs import sha256 as file_sha256
+from zoo.errors import PresetError
+from zoo.io import DownloadError, check_archive_members, check_digest, download, home
+from zoo.io import sha256 as file_sha256
 
 DEFAULT_STORE = "hf://zoo-keras/{name}"  # where a release publishes the shipped presets' folders
 REQUIRED = ("config.json", "model.weights.h5")
 METADATA = "metadata.json"
 ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar")
-TIMEOUT_S = 30
-
-
-class DownloadError(ZooError, OSError):
-    """A remote file could not be fetched whole, or was not what its card says."""
-
-    def __str__(self):
-        return str(self.args[0]) if self.args else ""
-
-
-def home():
-    """zoo's cache folder: `$ZOO_HOME`, default `~/.cache/zoo`."""
-    return pathlib.Path(os.environ.get("ZOO_HOME") or pathlib.Path.home() / ".cache" / "zoo").expanduser()
 
 
 def is_remote(source):
     return isinstance(source, str) and source.startswith(("hf://", "https://", "http://"))
-
-
-def _reason(error):
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        return str(error.reason)
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def download(url, dest, sha256=None, timeout=TIMEOUT_S):
-    """Fetches `url` into `dest` whole or not at all: streamed to a temporary file beside it,
-    checked against the server's length and `sha256` (when given), then renamed."""
-    dest = pathlib.Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "zoo"})
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as f:
-            length = response.headers.get("Content-Length")
-            digest, received = hashlib.sha256(), 0
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                f.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        if length is not None and received != int(length):
-            raise DownloadError(f"the download of {url} was cut short ({received} of {length} bytes); "
-                                "nothing was kept: try again")
-        _check_digest(url, digest.hexdigest(), sha256)
-        os.replace(tmp, dest)
-    except DownloadError:
-        raise
-    except http.client.IncompleteRead as e:
-        raise DownloadError(f"the download of {url} was cut short ({len(e.partial)} bytes received); "
-                            "nothing was kept: try again") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
-        raise DownloadError(f"cannot download {url}: {_reason(e)}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
-
-
-def _check_digest(what, actual, expected):
-    if expected and actual != expected:
-        raise DownloadError(f"{what}: sha256 {actual[:16]}... does not match the expected {expected[:16]}...; "
-                            "the file is corrupt or was modified, and nothing was kept")
 
 
 # -- where a remote preset comes from ------------------------------------------------------
@@ -147,7 +85,7 @@ class Source:
             path = huggingface_hub.hf_hub_download(
                 self.repo_id, filename, revision=self.revision, local_dir=staging,
                 endpoint=os.environ.get("HF_ENDPOINT") or None)
-            _check_digest(f"{self.uri} {filename}", file_sha256(path), sha256)
+            check_digest(f"{self.uri} {filename}", file_sha256(path), sha256)
             os.replace(path, dest)
         except DownloadError:
             raise
@@ -235,13 +173,6 @@ def _fetch_folder(source, target):
         card_tmp.unlink(missing_ok=True)
 
 
-def _safe_members(archive_path, names):
-    for name in names:
-        parts = pathlib.PurePosixPath(name).parts
-        if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-            raise PresetError(f"archive {archive_path} holds an unsafe path {name!r}; refusing to unpack it")
-
-
 def _fetch_archive(source, target):
     downloads = home() / "downloads"
     archive = downloads / f"{source.key.replace('/', '_')}{source.uri[source.uri.rfind('.'):]}"
@@ -250,13 +181,13 @@ def _fetch_archive(source, target):
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as z:
-                _safe_members(archive, z.namelist())
+                check_archive_members(archive, z.namelist())
                 z.extractall(staging)
         else:
             try:
                 with tarfile.open(archive) as t:
                     members = t.getmembers()
-                    _safe_members(archive, [m.name for m in members])
+                    check_archive_members(archive, [m.name for m in members])
                     if any(not (m.isfile() or m.isdir()) for m in members):
                         raise PresetError(f"archive {source.uri} holds links or devices; refusing to unpack it")
                     t.extractall(staging, filter="data")

@@ -1,6 +1,6 @@
 """sha256 of each shipped preset's config.json and weights, kept in code apart from the
 preset folders: `Preset.verify` refuses a shipped preset whose files differ, even if its
-metadata.json was rewritten to match. Written by `python -m zoo.registry --write-manifest`.
+metadata.json was rewritten to match. Written by `python -m zoo.publish --write-manifest`.
 """
 
 SHIPPED = {

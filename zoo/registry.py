@@ -13,27 +13,23 @@ A preset is a directory (in the style of keras-hub's `from_preset`):
 `Preset(source)` reads a preset's card once (`.card`, `.family`, `.dataset`) and `.load()`s
 its model. `source` is a shipped name, a directory, `hf://owner/repo[@revision]` or an
 https:// URL of a preset folder or archive (downloaded once into `$ZOO_HOME`, see zoo.hub).
-`list_models()` lists the shipped names, `load(source)` is `Preset(source).load()`,
-`save_preset(model, directory, **card)` writes one.
+`list_models()` lists the shipped names, `load(source)` is `Preset(source).load()`. This
+module only reads: writing a preset, or its card, is zoo.publish's; the files and what a card
+says are zoo.cards'.
 
 The card's `dataset` is structured: {"name": "mnist", "size": 60000, "unit": "images",
 "image_size": "28x28", "held_out": 10000, "description": "..."} (name and description
 always; the rest where known).
 """
 
-import datetime
 import fnmatch
-import json
 import os
 import pathlib
 import warnings
 
 from zoo import cards, hub
+from zoo.cards import CERTIFIED, CONFIG, METADATA, PRESETS_DIR, WEIGHTS
 from zoo.errors import PresetError, UnknownModelError
-from zoo.runs import atomic_write, atomic_write_json, sha256
-
-# config.json and the weights: what the manifest of shipped presets (zoo/manifest.py) certifies
-CERTIFIED = ("config.json", "model.weights.h5")
 
 
 class UnverifiedPresetWarning(UserWarning):
@@ -41,8 +37,6 @@ class UnverifiedPresetWarning(UserWarning):
     rewrote the weights could also have rewritten; zoo's manifest does not vouch for it."""
 
 _warned = set()
-PRESETS_DIR = pathlib.Path(__file__).resolve().parent / "presets"
-CONFIG, WEIGHTS, METADATA = "config.json", "model.weights.h5", "metadata.json"
 
 
 def list_models(family=None, pattern=None):
@@ -80,24 +74,6 @@ def preset_path(name_or_directory):
     )
 
 
-def _read_json(path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PresetError(f"preset {path.parent} lacks {path.name}") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise PresetError(f"preset file {path} is not valid JSON: {e}") from None
-
-
-def dataset_entry(dataset):
-    """A card's dataset as a dict with at least "name" (a plain string is its name)."""
-    if isinstance(dataset, dict):
-        if not dataset.get("name"):
-            raise PresetError(f"a card's dataset needs a name; got {dataset}")
-        return {"description": dataset["name"], **dataset}
-    return {"name": str(dataset), "description": str(dataset)}
-
-
 class Preset:
     """A preset directory, its card read once.
 
@@ -110,9 +86,7 @@ class Preset:
         self.path = preset_path(name_or_directory)
         self.source = name_or_directory if hub.is_remote(name_or_directory) else None
         self.name = hub.Source(name_or_directory).name if self.source else self.path.name
-        self.card = _read_json(self.path / METADATA)
-        if not isinstance(self.card, dict):
-            raise PresetError(f"preset {self.path}: {METADATA} is not a model card (a JSON object)")
+        self.card = cards.read_card(self.path)
         self._config = None
         self.weights_path = self.path / WEIGHTS
 
@@ -125,18 +99,18 @@ class Preset:
 
     @property
     def dataset(self):
-        return dataset_entry(self.card.get("dataset", "unknown"))
+        return cards.dataset_entry(self.card.get("dataset", "unknown"))
 
     @property
     def config(self):
         if self._config is None:
-            self._config = _read_json(self.path / CONFIG)
+            self._config = cards.read_json(self.path / CONFIG)
         return self._config
 
     def model_config(self):
         """config.json, its class checked against zoo's registered models (and a legacy
         class name mapped to today's)."""
-        from zoo.models import LEGACY_NAMES, MODELS
+        from zoo.models import LEGACY_NAMES, MODELS  # importing the package registers every model
 
         config = dict(self.config)
         name = LEGACY_NAMES.get(config.get("registered_name"), config.get("registered_name"))
@@ -173,13 +147,7 @@ class Preset:
                                   "(zoo/manifest.py); move it out, or reinstall zoo")
             if not self.weights_path.is_file():
                 self.weights_path = hub.shipped_weights(self.name, expected[WEIGHTS])
-        actual = {}
-        for filename in CERTIFIED:
-            path = self.weights_path if filename == WEIGHTS else self.path / filename
-            if not path.is_file():
-                raise PresetError(f"preset {self.path} lacks {filename}")
-            actual[filename] = sha256(path)
-        if self.shipped:
+            actual = cards.check_files(self.path, dict.fromkeys(CERTIFIED), {WEIGHTS: self.weights_path})
             for filename in CERTIFIED:
                 if actual[filename] != expected[filename]:
                     raise PresetError(
@@ -187,14 +155,10 @@ class Preset:
                         f"{actual[filename][:16]}..., zoo's manifest says {expected[filename][:16]}...); "
                         "reinstall zoo or re-run its recipe")
             return "shipped"
-        listed = {**(self.card.get("files") or {}), WEIGHTS: self.card.get("weights_sha256")}
+        listed = cards.listed_files(self.card)
         if not listed[WEIGHTS]:
             raise PresetError(f"preset {self.path}: {METADATA} has no weights_sha256 to check {WEIGHTS}")
-        for filename in CERTIFIED:
-            if listed.get(filename) and actual[filename] != listed[filename]:
-                raise PresetError(
-                    f"preset {self.path}: {filename} is corrupt or was modified (sha256 {actual[filename][:16]}..., "
-                    f"expected {listed[filename][:16]}... from {METADATA}); re-run the recipe that wrote it")
+        actual = cards.check_files(self.path, {name: listed[name] for name in CERTIFIED})
         for name, digests in SHIPPED.items():
             if digests == actual:
                 return f"copy of {name}"
@@ -218,21 +182,10 @@ class Preset:
         except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds)
             raise PresetError(f"preset {self.path}: cannot load the model: {e}") from e
         model.preset_origin = origin
+        model.preset_loader = load  # a model that needs another preset (a reranker) loads it through this
         if compile:
             model.compile()
         return model
-
-    def update_card(self, entries):
-        """Merges `entries` into metadata.json (the weights and their sha256 are untouched)."""
-        for key, value in entries.items():
-            if isinstance(value, dict) and isinstance(self.card.get(key), dict):
-                self.card[key] = {**self.card[key], **value}
-            else:
-                self.card[key] = value
-        atomic_write_json(self.path / METADATA, self.card)
-        cards.write_card(self.path)
-        self.card = _read_json(self.path / METADATA)
-
 
 def info(name_or_directory):
     """The model card (metadata.json) of a preset, as a dict."""
@@ -245,94 +198,3 @@ def load(name_or_directory, compile=False):
     `compile=True` also compiles it with its default optimizers, ready for `fit`.
     """
     return Preset(name_or_directory).load(compile=compile)
-
-
-def parameter_counts(model):
-    import keras
-
-    def count(variables):
-        return int(sum(int(keras.ops.size(v)) for v in variables))
-
-    counts = {"total": count(model.weights), "trainable": count(model.trainable_weights)}
-    for attr in ("generator", "discriminator", "encoder", "decoder"):
-        part = getattr(model, attr, None)
-        if part is not None:
-            counts[attr] = count(part.weights)
-    return counts
-
-
-def float32_copy(model):
-    """A fresh float32 model with `model`'s config and weights, and that config: what its preset
-    gives (mixed precision was a way to train it), without optimizer or compile state."""
-    import keras
-
-    config = keras.saving.serialize_keras_object(model)
-    for key in ("compile_config", "build_config"):
-        config.pop(key, None)
-    if "dtype" in config.get("config", {}):
-        config["config"]["dtype"] = "float32"
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        clean = keras.saving.deserialize_keras_object(config)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    clean.set_weights(model.get_weights())
-    return clean, config
-
-
-def save_preset(model, directory, **card):
-    """Writes `model` as a preset directory; `card` goes into metadata.json.
-
-    The weights are those of the model alone (no optimizer state), written from a
-    fresh copy of the model so that the file does not depend on how it was trained.
-    """
-    import keras
-    import numpy as np
-
-    directory = pathlib.Path(directory)
-    for variable in model.weights:
-        if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable))):
-            raise PresetError(f"{model.name} has non-finite values in {variable.path}; refusing to save it as "
-                              "a preset (train from the last good checkpoint)")
-    directory.mkdir(parents=True, exist_ok=True)
-    clean, config = float32_copy(model)
-    tmp = directory / f".{WEIGHTS}.{os.getpid()}.tmp.weights.h5"
-    clean.save_weights(tmp)
-    os.replace(tmp, directory / WEIGHTS)
-    atomic_write(directory / CONFIG, json.dumps(config, indent=2) + "\n")
-    meta = {
-        "name": directory.name,
-        "family": getattr(model, "family", None),
-        "class": type(model).__name__,
-        "parameters": parameter_counts(model),
-        "keras_version": keras.__version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        **card,
-        "dataset": dataset_entry(card.get("dataset", "unknown")),
-        "weights_sha256": sha256(directory / WEIGHTS),
-    }
-    atomic_write_json(directory / METADATA, meta)  # a preset without it is not one
-    cards.write_card(directory)  # README.md, and the card's list of files with their sha256
-    return directory
-
-
-def write_manifest(path=None):
-    """Writes zoo/manifest.py from the shipped preset folders as they are now (run after a
-    recipe wrote a shipped preset: `python -m zoo.registry --write-manifest`)."""
-    names = sorted(p.parent.name for p in PRESETS_DIR.glob(f"*/{METADATA}"))
-    lines = [f"    {name!r}: {{\n" + "".join(
-        f"        {f!r}: {sha256(PRESETS_DIR / name / f)!r},\n" for f in CERTIFIED) + "    },\n" for name in names]
-    text = ('"""sha256 of each shipped preset\'s config.json and weights, kept in code apart from the\n'
-            "preset folders: `Preset.verify` refuses a shipped preset whose files differ, even if its\n"
-            "metadata.json was rewritten to match. Written by `python -m zoo.registry --write-manifest`.\n"
-            '"""\n\nSHIPPED = {\n' + "".join(lines) + "}\n")
-    atomic_write(path or pathlib.Path(__file__).parent / "manifest.py", text)
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] != ["--write-manifest"]:
-        raise SystemExit("usage: python -m zoo.registry --write-manifest")
-    write_manifest()

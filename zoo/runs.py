@@ -19,7 +19,6 @@ that checkpoint, so that no epoch is repeated or missing.
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import os
@@ -29,6 +28,7 @@ import sys
 import time
 
 from zoo.errors import ZooError
+from zoo.io import atomic_write, atomic_write_json, sha256
 
 LOCK = "run.lock"
 KEEP = 2  # checkpoints kept: the newest and the one before it
@@ -40,24 +40,6 @@ class RunLockedError(ZooError, RuntimeError):
 
 class CheckpointError(ZooError, RuntimeError):
     """No checkpoint in the workdir can be trusted."""
-
-
-# -- files written whole ------------------------------------------------------------------
-def atomic_write(path, data):
-    """Writes `data` (str or bytes) to `path` through a temporary file and a rename: a reader
-    (or a kill) sees the old file or the new one, never half of one."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path, obj):
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 # -- one run per workdir ----------------------------------------------------------------------
@@ -165,14 +147,6 @@ def write_rows(path, rows):
 
 
 # -- checkpoints ------------------------------------------------------------------------------
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _seed_states(model):
     """The model's random-number state (its and its layers' `SeedGenerator`s), which
     `save_weights` leaves out."""

@@ -31,6 +31,29 @@ from zoo.errors import ZooError
 
 MAX_SEED = 2**32 - 1
 
+# -- registration -----------------------------------------------------------------------------
+MODELS = {}  # registered name ("zoo>GAN") -> class: what a preset's config.json may name
+LEGACY_NAMES = {}  # a name that configs of earlier zoo versions use -> today's registered name
+
+
+def register_model(cls=None, *, legacy_names=()):
+    """Registers a zoo model class where it is defined (as timm's `@register_model`): with
+    Keras serialization (package "zoo") and in `MODELS`, which presets are checked against.
+    `legacy_names`: class names that earlier versions wrote into configs ("DDPM")."""
+
+    def register(cls):
+        import keras
+
+        keras.saving.register_keras_serializable(package="zoo")(cls)
+        key = f"zoo>{cls.__name__}"
+        if MODELS.get(key, cls) is not cls:
+            raise ValueError(f"two zoo models are registered as {cls.__name__}")
+        MODELS[key] = cls
+        LEGACY_NAMES.update({f"zoo>{old}": key for old in legacy_names})
+        return cls
+
+    return register if cls is None else register(cls)
+
 
 class OptionError(ZooError, ValueError):
     """A generate() argument of the wrong type, range or name."""
@@ -72,9 +95,21 @@ def _range(low, high, low_open=False):
     return f"{'(' if low_open else '['}{_bound(low, '-inf')}, {_bound(high, 'inf')}]"
 
 
+def check_count(name, value, low=0, high=None):
+    """A number of samples (or texts, steps of a picture): an int in [low, high]. The one check
+    of a count, for generate(), the CLI's --num and the demo's boxes, with one message: a
+    float, even a whole one, is refused (a number box's whole float is the caller's to turn
+    into an int)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < low or (high is not None and value > high):
+        form = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise OptionError(f"{name} must be a whole number {form}; got {value}")
+    return int(value)
+
+
 def check_seed(seed):
-    """None (fresh randomness) or an integer in [0, 2**32 - 1]."""
-    return None if seed is None else check_int("seed", seed, 0, MAX_SEED)
+    """None (fresh randomness) or a whole number in [0, 2**32 - 1]: the one check of a seed."""
+    return None if seed is None else check_count("seed", seed, 0, MAX_SEED)
 
 
 class Option:
@@ -87,17 +122,29 @@ class Option:
     None is allowed (and means "off" or "the model's choice", as `help` says).
     `when`: {option: values} under which the option applies (e.g. eta only with
     sampler ddim); given outside them it is refused.
+    `label`: how a value reads in a table of results (`shown`): None, "name=value"; a format
+    string of `value` and the other settings ("η={value:g}"; "" hides it); or a dict from
+    values to words (a value it lacks reads "name=value", "" hides it).
     """
 
     KINDS = ("int", "float", "bool", "choice", "text", "labels", "prompts")
 
     def __init__(self, name, kind, default=None, help="", low=None, high=None, low_open=False, choices=None,
-                 nullable=False, when=None):
+                 nullable=False, when=None, label=None):
         if kind not in self.KINDS:
             raise ValueError(f"unknown option kind {kind!r}")
         self.name, self.kind, self.default, self.help = name, kind, default, help
         self.low, self.high, self.low_open = low, high, low_open
         self.choices, self.nullable, self.when = tuple(choices or ()), nullable, dict(when or {})
+        self.label = label
+
+    def shown(self, value, settings):
+        """The words of `value` in a table of results ("" for none)."""
+        if isinstance(self.label, dict):
+            return self.label.get(value, f"{self.name}={value}")
+        if isinstance(self.label, str):
+            return self.label.format(value=value, **settings)
+        return f"{self.name}={value}"
 
     def __repr__(self):
         return f"Option({self.name!r}, {self.kind!r}, default={self.default!r})"
@@ -161,11 +208,46 @@ class Option:
         return array.astype(np.int32)
 
 
-class Generator(ZooModel):
-    """What generators share: declared options and their validation."""
+class Task(ZooModel):
+    """What every zoo model declares about itself, so that the code above the models (cards,
+    CLI, demo, evaluation, export) reads declarations and never checks a class or family by
+    name. A model class sets the class attributes and overrides the methods that apply; the
+    defaults say "none".
 
-    default_num = 1
-    default_out = None  # where `zoo sample` writes without --out (None: standard output)
+    `family`: its family ("gan", "vae", ...: `zoo list --family`); `pipeline_tag` and
+    `card_tags`: its model card's Hugging Face pipeline tag and tags (`{family}` is the family); `limits`: a sentence for
+    the card's "Intended use and limits" (empty: the dataset's); `usage(card)`: the code lines
+    of the card's "Use" block after `model = zoo.load(...)`; `cli_usage`: the card's line on
+    the command line (`{name}` is the preset's name; None: no line)."""
+
+    family = None
+    pipeline_tag = "other"
+    card_tags = ()
+    limits = ""
+    cli_usage = None
+    preset_loader = None  # name -> model; zoo.registry sets it on the models it loads
+
+    def load_preset(self, name):
+        """Another preset this model uses (a CLIP reranker), loaded through `preset_loader`:
+        the registry gives it to the models it loads, so a model file never imports the
+        registry. A model built by hand sets it (`model.preset_loader = zoo.load`)."""
+        if self.preset_loader is None:
+            raise ZooError(f"{self.name} needs the preset {name!r} but was not loaded by zoo.load; set "
+                           "model.preset_loader = zoo.load first")
+        return self.preset_loader(name)
+
+    @classmethod
+    def usage(cls, card):
+        return []
+
+    @classmethod
+    def declarations(cls, card):
+        """What a model card records of the class (publish.save_preset stores it as the card's
+        "task"), so that cards are written and summarised without importing Keras."""
+        tags = ["keras", "zoo", *(t.format(family=cls.family) for t in cls.card_tags),
+                str(card.get("class", cls.__name__)).lower()]
+        return {"pipeline_tag": cls.pipeline_tag, "tags": list(dict.fromkeys(tags)), "usage": cls.usage(card),
+                "cli_usage": cls.cli_usage, "limits": cls.limits, "generates": issubclass(cls, Generator)}
 
     def call_options(self):
         """Options that are named parameters of generate() (a text model's prompt)."""
@@ -174,6 +256,31 @@ class Generator(ZooModel):
     def sampling_options(self):
         """The model's sampling options, a list of `Option`s (none by default)."""
         return []
+
+    def views(self):
+        """Pictures beyond a sample grid that the model can draw (the demo shows them):
+        {title: function(seed, **options) -> (uint8 images, images per row)}; each takes
+        every sampling option the model declares."""
+        return {}
+
+    def serving(self):
+        """What `zoo export` exports: (inputs as [(name, shape, dtype)], a function of those
+        backend tensors, a one-line description), or None where the model has nothing to serve."""
+        return None
+
+    def serving_files(self):
+        """{suffix: JSON-able content} written beside an export (PATH.suffix): what the serving
+        code needs besides the graph (a diffusion model's noise schedule)."""
+        return {}
+
+
+class Generator(Task):
+    """What generators share: declared options and their validation."""
+
+    default_num = 1
+    default_out = None  # where `zoo sample` writes without --out (None: standard output)
+    cli_usage = ("or `zoo sample {name}` (`zoo sample {name} --help` lists its options). Fine-tune it with "
+                 "`model.fit` after `zoo.load(..., compile=True)`.")
 
     def check_defaults(self):
         """Refuses a model whose configured defaults are not valid values of their options."""
@@ -205,6 +312,13 @@ class Generator(ZooModel):
         the settings."""
         return settings
 
+    def describe_settings(self, settings):
+        """Resolved settings in words, by the options' labels ("ddim-50 η=1"; "" where
+        nothing is shown): what a table of results prints."""
+        words = [option.shown(settings[option.name], settings) for option in self.sampling_options()
+                 if settings.get(option.name) is not None and not isinstance(settings[option.name], np.ndarray)]
+        return " ".join(w for w in words if w)
+
 
 class ImageGenerator(Generator):
     """A model that draws images. Subclasses declare `sampling_options()` and write
@@ -233,7 +347,7 @@ class ImageGenerator(Generator):
             if not per_image:
                 raise OptionError(f"give the number of images to draw (num), e.g. {self.default_num}")
             num = len(per_image[0][1])
-        num = check_int("num", num, 0)
+        num = check_count("num", num, 0)
         for key, value in per_image:
             if len(value) == 1 and num != 1:
                 settings[key] = np.repeat(value, num)
@@ -246,30 +360,28 @@ class ImageGenerator(Generator):
         class in turn)."""
         return {}
 
+    pipeline_tag = "unconditional-image-generation"
+
+    @classmethod
+    def usage(cls, card):
+        return ["images = model.generate(16, seed=0)   # uint8 (16, H, W, C)"]
+
+    card_tags = ("image-generation", "{family}")
+
     def save_samples(self, images, path, nrow=None):
         from zoo import viz
 
         return viz.save_grid(images, path, nrow=nrow or self.grid_columns)
 
-    def serving(self):
-        """What `zoo export` exports: (inputs as [(name, shape, dtype)], a function of those
-        backend tensors, a one-line description), or None where the model has nothing to serve."""
-        return None
-
     def export(self, filepath, format="tf_saved_model", **kwargs):
         """Keras' `export` of what the model serves (`serving()`: latents in, uint8 images out;
         a diffusion model's denoiser), as `zoo export` writes it; formats onnx,
         tf_saved_model, litert (see zoo.export)."""
-        from zoo.export import export_model
+        from zoo.serving import export_model
 
         if kwargs:
             raise OptionError(f"{self.name}.export takes a path and a format only; got {', '.join(kwargs)}")
         return export_model(self, format, filepath)
-
-    def views(self):
-        """Pictures beyond a sample grid that the model can draw (the demo shows them):
-        {title: function(seed, **options) -> (uint8 images, images per row)}."""
-        return {}
 
 
 def uint8_images(images):
@@ -339,7 +451,7 @@ class TextGenerator(Generator):
         settings = self.resolve_options(**options)
         if not isinstance(prompt, str) or not prompt:
             raise OptionError(f"prompt must be a non-empty string (e.g. a newline); got {prompt!r}")
-        count = 1 if num is None else check_int("num", num, 0)
+        count = 1 if num is None else check_count("num", num, 0)
         seed = check_seed(seed)
         batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
         texts = self.generate_texts(prompt, count, seed, batch_size=batch_size, progress=bool(progress),
@@ -361,12 +473,12 @@ class TextGenerator(Generator):
         return path
 
 
-class FeatureExtractor(ZooModel):
+class FeatureExtractor(Task):
     """A feature network: `embed(images)` -> (features, {head: probabilities}),
     `features(images)`. It generates nothing; `zoo eval --features NAME` uses it."""
 
 
-class ImageTextScorer(ZooModel):
+class ImageTextScorer(Task):
     """Scores images against prompts: `score(images, prompts)` -> (N images, N prompts) CLIP
     scores, `zero_shot(images, prompts)` -> each image's probabilities over the prompts. It
     generates nothing; `zoo sample NAME --images DIR --prompts P ...` prints its scores."""

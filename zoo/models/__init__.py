@@ -1,24 +1,15 @@
-"""zoo's model classes (importing this registers them with Keras serialization).
+"""zoo's model classes, one family a file. Each class registers itself where it is defined
+(`@register_model`, zoo.tasks): importing this package imports every module in it, so a new
+family is its own file here and nothing else. `MODELS` maps each registered name ("zoo>GAN")
+to its class: a preset's config.json must name one of these (zoo.registry checks it)."""
 
-`MODELS` maps each class's registered name to the class: a preset's config.json must
-name one of these (zoo.registry checks it)."""
+import importlib
+import pkgutil
 
-from zoo.models.cgan import CGAN
-from zoo.models.clip import CLIP
-from zoo.models.dcgan import DCGAN
-from zoo.models.diffusion import DiffusionModel
-from zoo.models.features import FeatureNet
-from zoo.models.gan import GAN
-from zoo.models.gpt import GPT
-from zoo.models.stylegan import StyleGAN
-from zoo.models.txt2img import TextToImage
-from zoo.models.vae import VAE
-from zoo.models.wgan import WGANGP
+from zoo.tasks import LEGACY_NAMES, MODELS
 
-MODELS = {f"zoo>{cls.__name__}": cls for cls in (CGAN, CLIP, DCGAN, DiffusionModel, FeatureNet, GAN, GPT, StyleGAN, TextToImage,
-                                                  VAE, WGANGP)}
-# Names that configs written by earlier versions of zoo use.
-LEGACY_NAMES = {"zoo>DDPM": "zoo>DiffusionModel"}
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["CGAN", "CLIP", "DCGAN", "DiffusionModel", "FeatureNet", "GAN", "GPT", "StyleGAN", "TextToImage", "VAE", "WGANGP",
-           "MODELS"]
+globals().update({cls.__name__: cls for cls in MODELS.values()})
+__all__ = sorted(cls.__name__ for cls in MODELS.values()) + ["LEGACY_NAMES", "MODELS"]

@@ -18,7 +18,7 @@ from keras import layers, ops
 from zoo.core import batched, to_uint8
 from zoo.models.adversarial import AdversarialModel, NonSaturating
 from zoo.models.gan import discriminator_mlp, generator_mlp
-from zoo.tasks import Option, uint8_images
+from zoo.tasks import Option, register_model, uint8_images
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -35,8 +35,10 @@ def build_discriminator(image_shape, num_classes, units, embed_dim=50):
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class CGAN(AdversarialModel):
+    pipeline_tag = "image-generation"  # conditioned on a label
+
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, latent_dim=100,
                  g_units=(256, 512, 1024), d_units=(512, 256), seed=None, label_smoothing=0.0, **kwargs):
         kwargs.setdefault("name", "cgan")

@@ -33,7 +33,7 @@ from keras import layers, ops
 from zoo.core import batched, guard
 from zoo.layers import Conv2D, GroupNormalization
 from zoo.networks.transformer import TextTower
-from zoo.tasks import ImageTextScorer
+from zoo.tasks import ImageTextScorer, register_model
 from zoo.text import WordTokenizer
 
 MAX_LOG_SCALE = math.log(100.0)
@@ -84,9 +84,18 @@ def contrastive_loss(image_embeddings, text_embeddings, log_scale, positives):
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class CLIP(ImageTextScorer):
     family = "clip"
+    pipeline_tag = "zero-shot-image-classification"
+    card_tags = ("zero-shot-image-classification", "image-text-retrieval")
+    cli_usage = "or `zoo sample {name} --images DIR --prompts PROMPT ...`, which prints the scores."
+
+    @classmethod
+    def usage(cls, card):
+        prompts = ", ".join(f'"{p}"' for p in [t for ts in (card.get("prompts") or {}).values() for t in ts][:2])
+        return [f"scores = model.score(images, [{prompts}])   # images uint8 (N, H, W, C) -> (N, 2)",
+                f"probabilities = model.zero_shot(images, [{prompts}])"]
 
     def __init__(self, vocabulary, length=16, image_shape=(64, 64, 3), image_widths=(32, 64, 128, 256),
                  text_width=128, text_layers=2, text_heads=4, embed_dim=128, seed=None, **kwargs):

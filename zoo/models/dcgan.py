@@ -23,6 +23,7 @@ from keras import layers
 
 from zoo.layers import BatchNormalization, Conv2D, Conv2DTranspose
 from zoo.models.adversarial import AdversarialModel, NonSaturating
+from zoo.tasks import register_model
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def build_discriminator(image_shape, width, batch_norm=True, name="discriminator
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class DCGAN(AdversarialModel):
     def __init__(self, image_shape=(64, 64, 3), latent_dim=100, width=64, seed=None,
                  label_smoothing=0.0, **kwargs):

@@ -25,6 +25,7 @@ Presets `ddpm_mnist`, `ddpm_fashion` (28x28 grayscale) and `ddpm_anime` (32x32 R
 """
 
 import math
+import time
 
 import keras
 import numpy as np
@@ -35,11 +36,11 @@ from zoo.diffusion.samplers import SAMPLERS
 from zoo.diffusion.schedule import NoiseSchedule
 from zoo.networks.unet import build_unet
 from zoo.progress import Progress
-from zoo.tasks import ImageGenerator, Option, OptionError
+from zoo.tasks import ImageGenerator, Option, OptionError, register_model
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model(legacy_names=("DDPM",))
 class DiffusionModel(ImageGenerator):
     family = "diffusion"
     forward_passes_per_step = {"network": 3}  # forward + backward of the UNet (benchmarks' FLOPs)
@@ -177,9 +178,9 @@ class DiffusionModel(ImageGenerator):
 
     # -- sampling options ------------------------------------------------------------
     def sampling_options(self):
-        options = {"sampler": Option("sampler", "choice", self.sampler, choices=tuple(SAMPLERS),
+        options = {"sampler": Option("sampler", "choice", self.sampler, choices=tuple(SAMPLERS), label="{value}-{steps}",
                                      help="the update rule: " + ", ".join(SAMPLERS)),
-                   "steps": Option("steps", "int", None, low=1, high=self.timesteps, nullable=True,
+                   "steps": Option("steps", "int", None, low=1, high=self.timesteps, nullable=True, label="",
                                    help="sampler steps (default: the sampler's; ddpm takes all T)")}
         for name, cls in SAMPLERS.items():  # each sampler's own options, applying where it is chosen
             for option in cls().declare(self):
@@ -192,6 +193,7 @@ class DiffusionModel(ImageGenerator):
             options["labels"] = Option("labels", "labels", None, high=self.num_classes - 1, nullable=True,
                                        help="the class of each image (default: 0, 1, 2, ... in turn)")
             options["guidance_scale"] = Option("guidance_scale", "float", self.guidance_scale, low=0.0,
+                                               label="cfg {value:g}",
                                                help="classifier-free guidance; <= 1: none")
         return list(options.values())
 
@@ -271,13 +273,13 @@ class DiffusionModel(ImageGenerator):
         return settings
 
     def _denoise(self, x_T, settings, seed, condition, chunks=20, progress=None, trajectory=False, stop_after=None,
-                 negative=None, guided=None):
+                 negative=None):
         sampler = SAMPLERS[settings["sampler"]]()
         tables = sampler.tables(self.schedule, settings["steps"], settings)
         steps = len(tables["t"])
         length = max(1, math.ceil(steps / chunks))
         scale = settings.get("guidance_scale") or 1.0
-        guided = bool(condition) and scale > 1.0 if guided is None else guided  # (forced: tests)
+        guided = bool(condition) and scale > 1.0
         arrays = [ops.convert_to_tensor(tables[name]) for name in sorted(tables)]
         arrays += [ops.convert_to_tensor(c) for c in condition]
         if guided:
@@ -297,6 +299,23 @@ class DiffusionModel(ImageGenerator):
                 progress.add(n)
         x = np.clip(ops.convert_to_numpy(state[0]), -1.0, 1.0)
         return (x, path) if trajectory else x
+
+    # what `sampling_times` measures: the full-length sampler first (steps None: all T), the baseline
+    timed_samplers = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10),
+                      ("dpmpp_2m", 50), ("dpmpp_2m", 20), ("dpmpp_2m", 10))
+
+    def sampling_times(self, num=64, seed=0):
+        """Seconds to draw `num` samples with each of `timed_samplers`, in one batch, keyed
+        "sampler-steps" (each timed after its compiled loop has been built by running its first
+        chunk on a batch of the same shape): the card's `sampling_seconds_64`."""
+        times = {}
+        for sampler, steps in self.timed_samplers:
+            steps = min(steps or self.timesteps, self.timesteps)
+            self.denoise(self.sample_noise(num, seed), sampler, steps, stop_after=1)
+            start = time.perf_counter()
+            self.generate(num, seed=seed, sampler=sampler, steps=steps, batch_size=num, progress=False)
+            times[f"{sampler}-{steps}"] = round(time.perf_counter() - start, 2)
+        return times
 
     def generate_images(self, num, seed, batch_size=None, progress=True, **settings):
         """The contract's generate(): `num` images from x_T drawn with `seed`, in batches of

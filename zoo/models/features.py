@@ -25,7 +25,7 @@ from keras import layers, ops
 
 from zoo.core import backend
 from zoo.layers import BatchNormalization, Conv2D
-from zoo.tasks import FeatureExtractor
+from zoo.tasks import FeatureExtractor, register_model
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -68,12 +68,18 @@ def masked_loss_and_accuracy(labels, logits):
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class FeatureNet(FeatureExtractor):
     """`fit(images, labels)`: uint8 images (N, H, W, C) and int labels (N, heads) in the
     order of `heads` (-1: no label). `features(images)` -> (N, feature_dim) numpy."""
 
     family = "features"
+    pipeline_tag = "image-feature-extraction"
+    card_tags = ("feature-extraction", "image-classification")
+
+    @classmethod
+    def usage(cls, card):
+        return ["features = model.features(images)   # uint8 (N, H, W, C)"]
 
     def __init__(self, image_shape=(28, 28, 1), heads=None, widths=(32, 64, 128), feature_dim=128,
                  dropout=0.3, rotation=False, class_names=None, seed=None, **kwargs):

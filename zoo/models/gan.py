@@ -17,6 +17,7 @@ from keras import layers
 
 from zoo.layers import BatchNormalization
 from zoo.models.adversarial import AdversarialModel, NonSaturating
+from zoo.tasks import register_model
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -49,7 +50,7 @@ def build_discriminator(image_shape, units):
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class GAN(AdversarialModel):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, g_units=(256, 512, 1024),
                  d_units=(512, 256), seed=None, label_smoothing=0.0, **kwargs):

@@ -26,14 +26,21 @@ from keras import layers, ops
 from zoo.core import backend, guard
 from zoo.errors import DataError
 from zoo.networks.transformer import TransformerBlock, normal
-from zoo.tasks import Option, TextGenerator
+from zoo.tasks import Option, TextGenerator, register_model
 from zoo.text import CharTokenizer, RandomWindows, UnknownCharacterError, windows  # noqa: F401
 
 
 # -- the model ---------------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class GPT(TextGenerator):
     family = "text"
+    pipeline_tag = "text-generation"
+    card_tags = ("text-generation", "character-level", "gpt")
+    limits = "Its text imitates its corpus and can be wrong, archaic or offensive; it knows nothing beyond it. "
+
+    @classmethod
+    def usage(cls, card):
+        return ['print(model.generate("\\n", seed=0))']
 
     def __init__(self, vocabulary, block_size=128, num_layers=4, num_heads=4, embed_dim=128,
                  dropout=0.1, **kwargs):

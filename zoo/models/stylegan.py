@@ -38,7 +38,7 @@ from keras import layers, ops
 from zoo.core import backend, batched, to_uint8
 from zoo.layers import conv2d
 from zoo.models.adversarial import AdversarialModel, LazyR1
-from zoo.tasks import Option, OptionError, check_int
+from zoo.tasks import Option, OptionError, check_int, register_model
 
 SQRT2 = math.sqrt(2.0)
 
@@ -275,7 +275,7 @@ class Discriminator(layers.Layer):
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class StyleGAN(AdversarialModel):
 
     def __init__(self, image_shape=(32, 32, 3), latent_dim=256, w_dim=256, mapping_layers=2, channel_base=2048,
@@ -389,7 +389,7 @@ class StyleGAN(AdversarialModel):
 
     # -- sampling options ------------------------------------------------------------
     def sampling_options(self):
-        return [Option("truncation_psi", "float", self.truncation_psi, low=-1.0, high=2.0,
+        return [Option("truncation_psi", "float", self.truncation_psi, low=-1.0, high=2.0, label="ψ={value:g}",
                        help="truncation: w = w_avg + psi (w - w_avg); 1 none, 0 the average face")]
 
     # -- generation (the EMA generator) ------------------------------------------------

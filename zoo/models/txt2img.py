@@ -33,17 +33,26 @@ import numpy as np
 from keras import ops
 
 from zoo.errors import DataError
+from zoo.images import resize
 from zoo.models.clip import l2_normalize
 from zoo.models.diffusion import DiffusionModel
 from zoo.networks.transformer import TextTower
 from zoo.networks.unet import build_unet, unconditional_layers
-from zoo.tasks import Option, OptionError
+from zoo.tasks import Option, OptionError, register_model
 from zoo.text import WordTokenizer
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class TextToImage(DiffusionModel):
     family = "text-to-image"
+    pipeline_tag = "text-to-image"
+    card_tags = ("text-to-image", "diffusion")
+
+    @classmethod
+    def usage(cls, card):
+        example, negative = card.get("example_prompt") or "", card.get("example_negative_prompt") or ""
+        return [f'images = model.generate("{example}", num=16, guidance_scale=3, seed=0)   # uint8 (16, H, W, C)',
+                f'images = model.generate({{"prompts": "{example}", "negative_prompts": "{negative}"}}, num=4)']
 
     def __init__(self, vocabulary, length=12, text_width=128, text_layers=2, text_heads=4, embed_dim=128,
                  cross_attention=(1,), film=False, train_text=False, caption_dropout=0.15, reranker=None,
@@ -194,7 +203,7 @@ class TextToImage(DiffusionModel):
                                 "unconditional prompt)"),
                     Option("negative_prompt", "prompts", None, nullable=True,
                            help="what guidance steers away from, instead of the empty prompt"),
-                    Option("guidance_scale", "float", self.guidance_scale, low=0.0,
+                    Option("guidance_scale", "float", self.guidance_scale, low=0.0, label="cfg {value:g}",
                            help="classifier-free guidance; <= 1: none")]
         if self.reranker:
             options.append(Option("candidates", "int", 1, low=1, high=64,
@@ -249,12 +258,8 @@ class TextToImage(DiffusionModel):
         if self.reranker_model is None:
             if not self.reranker:
                 raise OptionError(f"{self.name} has no CLIP reranker (its config's reranker is None)")
-            from zoo import registry
-
-            self.set_reranker(registry.load(self.reranker))
+            self.set_reranker(self.load_preset(self.reranker))
         clip = self.reranker_model
         if images.shape[1:3] != clip.image_shape[:2]:
-            from zoo.evaluation import resize
-
             images = resize(images, clip.image_shape[0])
         return np.sum(clip.encode_image(images) * clip.encode_text(list(prompts)), axis=1) * 100.0

@@ -27,7 +27,7 @@ from keras import layers, ops
 
 from zoo.core import batched
 from zoo.layers import Conv2D, Conv2DTranspose
-from zoo.tasks import LatentImageModel
+from zoo.tasks import LatentImageModel, register_model
 
 
 # -- blocks --------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def gaussian_log_density(z, mean, log_var):
 
 
 # -- the model -----------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class VAE(LatentImageModel):
     family = "vae"
 

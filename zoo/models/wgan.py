@@ -16,9 +16,10 @@ import keras
 
 from zoo.models.adversarial import AdversarialModel, WassersteinGP
 from zoo.models.dcgan import build_discriminator, build_generator
+from zoo.tasks import register_model
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model
 class WGANGP(AdversarialModel):
     # n_critic critic updates per step, each differentiating the penalty's input gradient
     # (double backprop): benchmarks give its step time, not a FLOP count or a utilization

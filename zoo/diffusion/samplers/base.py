@@ -21,6 +21,7 @@ CLIP_MODES = ("clip", "dynamic", "none")
 
 def clip_option(default):
     return Option("clip_x0", "choice", default, choices=CLIP_MODES,
+                  label={"clip": "", "none": "no x̂0 clip", "dynamic": "x̂0 dyn. thr."},
                   help="the x_0 prediction: clip to [-1, 1], dynamic thresholding (Saharia et al. 2022: "
                        "per image, the 99.5th percentile of |x_0| if above 1), or none")
 

@@ -1,0 +1,127 @@
+"""Publishing presets: what writes a preset folder, its card and zoo's manifest (zoo.registry
+only reads them; zoo.cards names the files and renders the card).
+
+    save_preset(model, directory, **card)    the weights, config.json, metadata.json, README.md
+    update_card(preset, entries)             merges entries into a preset's card (zoo eval)
+    python -m zoo.publish --write-manifest   zoo/manifest.py from the shipped preset folders
+"""
+
+import datetime
+import json
+import os
+import pathlib
+
+from zoo import cards
+from zoo.cards import CERTIFIED, CONFIG, METADATA, PRESETS_DIR, WEIGHTS
+from zoo.errors import PresetError
+from zoo.io import atomic_write, sha256
+from zoo.registry import Preset
+
+
+def update_card(preset, entries):
+    """Merges `entries` into the card (metadata.json) of `preset` (a name, folder or `Preset`);
+    a dict entry is merged into the card's dict of that name. The weights and their sha256 are
+    untouched; README.md is written again."""
+    preset = preset if isinstance(preset, Preset) else Preset(preset)
+    card = preset.card
+    for key, value in entries.items():
+        if isinstance(value, dict) and isinstance(card.get(key), dict):
+            card[key] = {**card[key], **value}
+        else:
+            card[key] = value
+    cards.write_metadata(preset.path, card)
+    cards.write_card(preset.path)
+    preset.card = cards.read_card(preset.path)
+    return preset
+
+
+def parameter_counts(model):
+    import keras
+
+    def count(variables):
+        return int(sum(int(keras.ops.size(v)) for v in variables))
+
+    counts = {"total": count(model.weights), "trainable": count(model.trainable_weights)}
+    for attr in ("generator", "discriminator", "encoder", "decoder"):
+        part = getattr(model, attr, None)
+        if part is not None:
+            counts[attr] = count(part.weights)
+    return counts
+
+
+def float32_copy(model):
+    """A fresh float32 model with `model`'s config and weights, and that config: what its preset
+    gives (mixed precision was a way to train it), without optimizer or compile state."""
+    import keras
+
+    config = keras.saving.serialize_keras_object(model)
+    for key in ("compile_config", "build_config"):
+        config.pop(key, None)
+    if "dtype" in config.get("config", {}):
+        config["config"]["dtype"] = "float32"
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        clean = keras.saving.deserialize_keras_object(config)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    clean.set_weights(model.get_weights())
+    return clean, config
+
+
+def save_preset(model, directory, **card):
+    """Writes `model` as a preset directory; `card` goes into metadata.json.
+
+    The weights are those of the model alone (no optimizer state), written from a
+    fresh copy of the model so that the file does not depend on how it was trained.
+    """
+    import keras
+    import numpy as np
+
+    directory = pathlib.Path(directory)
+    for variable in model.weights:
+        if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable))):
+            raise PresetError(f"{model.name} has non-finite values in {variable.path}; refusing to save it as "
+                              "a preset (train from the last good checkpoint)")
+    directory.mkdir(parents=True, exist_ok=True)
+    clean, config = float32_copy(model)
+    tmp = directory / f".{WEIGHTS}.{os.getpid()}.tmp.weights.h5"
+    clean.save_weights(tmp)
+    os.replace(tmp, directory / WEIGHTS)
+    atomic_write(directory / CONFIG, json.dumps(config, indent=2) + "\n")
+    meta = {
+        "name": directory.name,
+        "family": model.family,
+        "class": type(model).__name__,
+        "parameters": parameter_counts(model),
+        "keras_version": keras.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **card,
+        "dataset": cards.dataset_entry(card.get("dataset", "unknown")),
+        "weights_sha256": sha256(directory / WEIGHTS),
+    }
+    meta["task"] = type(model).declarations(meta)  # what the card's text needs of the class
+    cards.write_metadata(directory, meta)  # a preset without it is not one
+    cards.write_card(directory)  # README.md, and the card's list of files with their sha256
+    return directory
+
+
+def write_manifest(path=None):
+    """Writes zoo/manifest.py from the shipped preset folders as they are now (run after a
+    recipe wrote a shipped preset: `python -m zoo.publish --write-manifest`)."""
+    names = sorted(p.parent.name for p in PRESETS_DIR.glob(f"*/{METADATA}"))
+    lines = [f"    {name!r}: {{\n" + "".join(
+        f"        {f!r}: {sha256(PRESETS_DIR / name / f)!r},\n" for f in CERTIFIED) + "    },\n" for name in names]
+    text = ('"""sha256 of each shipped preset\'s config.json and weights, kept in code apart from the\n'
+            "preset folders: `Preset.verify` refuses a shipped preset whose files differ, even if its\n"
+            "metadata.json was rewritten to match. Written by `python -m zoo.publish --write-manifest`.\n"
+            '"""\n\nSHIPPED = {\n' + "".join(lines) + "}\n")
+    atomic_write(path or PRESETS_DIR.parent / "manifest.py", text)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--write-manifest"]:
+        raise SystemExit("usage: python -m zoo.publish --write-manifest")
+    write_manifest()

@@ -1,0 +1,102 @@
+"""Serving: what `model.export(path, format)` and `zoo export` write, on Keras 3's
+`Model.export` (the export side of the task contract; zoo.export adds presets by name).
+
+What is exported is what the model declares (`serving()` in zoo.tasks): for the GANs, VAEs and
+StyleGAN, latent vectors (and labels) in, uint8 images out; for the diffusion models, the
+denoiser (x_t, t[, labels]) -> eps of the EMA network, with what the sampler loop needs
+written beside it (`serving_files()`, e.g. PATH.schedule.json: betas and alphas_cumprod), as
+the sampler loop stays in the serving code. Text and feature models are refused.
+
+Backends: ONNX goes through tf2onnx on TensorFlow and jax2onnx on JAX (the extra
+`zoo[export]`); on PyTorch, Keras 3.15's exporter writes a graph that onnxruntime refuses for
+a variable batch (a Transpose with perm (0, -1)), so it is refused here. SavedModel and LiteRT
+need TensorFlow. The weights are the same on every backend, so `zoo export` defaults to
+TensorFlow.
+"""
+
+import os
+import pathlib
+import warnings
+
+from zoo.errors import UnsupportedBackendError, ZooError
+from zoo.io import atomic_write_json
+
+FORMATS = {"onnx": ".onnx", "tf_saved_model": "", "litert": ".tflite"}
+BACKENDS = {"onnx": ("tensorflow", "jax"), "tf_saved_model": ("tensorflow", "jax"), "litert": ("tensorflow",)}
+
+
+def _serving(model, name):
+    spec = model.serving()
+    if spec is None:
+        raise ZooError(f"{name} is a {type(model).__name__}: zoo export covers image generators (GANs, VAEs, "
+                       "StyleGAN: latents to images; diffusion: the denoiser)")
+    return spec
+
+
+def describe_model(model, name=None):
+    """One line: what `model`'s export takes and gives."""
+    return _serving(model, name or model.name)[2]
+
+
+def wrapper(model, function, count):
+    """A Keras model whose call is `function` of `count` tensors, tracking `model`'s weights."""
+    import keras
+
+    class Serving(keras.Model):
+        def __init__(self):
+            super().__init__(name=f"{model.name}_serving")
+            self.source = model
+
+        if count == 1:
+            def call(self, a):
+                return function(a)
+        elif count == 2:
+            def call(self, a, b):
+                return function(a, b)
+        else:
+            def call(self, a, b, c):
+                return function(a, b, c)
+
+    return Serving()
+
+
+def check_request(fmt, out):
+    import keras
+
+    if fmt not in FORMATS:
+        raise ZooError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    out = pathlib.Path(os.fspath(out))
+    if FORMATS[fmt] and out.suffix != FORMATS[fmt]:
+        raise ZooError(f"the output of a {fmt} export must end in {FORMATS[fmt]}; got {out}")
+    backend = keras.backend.backend()
+    if backend not in BACKENDS[fmt]:
+        raise UnsupportedBackendError(
+            f"zoo export --format {fmt} runs on the {' or '.join(BACKENDS[fmt])} backend, not {backend}"
+            + (" (Keras 3.15's torch ONNX exporter writes a graph onnxruntime refuses for a variable batch)"
+               if backend == "torch" and fmt == "onnx" else "")
+            + "; the weights are the same on every backend: add --backend tensorflow")
+
+
+def export_model(model, fmt, out, name=None):
+    """Writes `model`'s serving function (`serving()`) to `out` in format `fmt`."""
+    import keras
+    import numpy as np
+
+    check_request(fmt, out)
+    out = pathlib.Path(os.fspath(out))
+    backend = keras.backend.backend()
+    inputs, function, _ = _serving(model, name or model.name)
+    serving = wrapper(model, function, len(inputs))
+    serving(*[np.zeros((1, *shape[1:]), dtype) for _, shape, dtype in inputs])  # builds it
+    signature = [keras.InputSpec(shape=shape, dtype=dtype, name=input_name) for input_name, shape, dtype in inputs]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx patch asks numpy for np.object
+            serving.export(str(out), format=fmt, input_signature=signature, verbose=False)
+    except ImportError as e:
+        raise ZooError(f"exporting {fmt} on {backend} needs a package that is not installed ({e}); "
+                       "pip install 'zoo[export]'") from None
+    for suffix, content in model.serving_files().items():  # what the serving loop needs beside the graph
+        atomic_write_json(f"{out}.{suffix}", content)
+    return out
