@@ -55,7 +55,7 @@ def test_the_loss_falls_and_prompts_steer_the_colour(trained):
     assert (nearest == np.arange(len(names))).sum() >= 3, means.round()
 
 
-def test_guidance_scale_one_is_the_conditional_prediction(trained):
+def test_guidance_steered_from_the_prompt_itself_is_the_conditional_prediction(trained):
     model, _ = trained
     x_T = model.sample_noise(4, seed=1)
     settings = model.resolve_condition(model.resolve_options(steps=5, guidance_scale=1.0), 4)
