@@ -87,7 +87,7 @@ def resign_config(path, **card):
     """The card of the preset at `path` updated with `card` and the sha256 of its rewritten config."""
     meta = json.loads((path / "metadata.json").read_text())
     meta.update(card)
-    meta["files"]["config.json"] = zoo.zoo.io.sha256(path / "config.json")
+    meta["files"]["config.json"] = zoo.io.sha256(path / "config.json")
     (path / "metadata.json").write_text(json.dumps(meta))
 
 

@@ -149,12 +149,13 @@ def _seed(raw):
     return check_seed(_whole(raw))
 
 
-def given_options(model, options, values):
-    """The model's own options from the controls' values."""
-    declared = {o.name for o in model.sampling_options()}
+def given_options(model, options, values, declared=None):
+    """The model's own options from the controls' values: each from the control of its name
+    and kind (a text model's prompt and a text-to-image prompt are two controls)."""
+    declared = {f"{o.name}:{o.kind}" for o in (model.sampling_options() if declared is None else declared)}
     given = {}
     for (key, option), raw in zip(options.items(), values):
-        if option.name in declared and key.startswith(f"{option.name}:"):
+        if key in declared:
             value = value_of(option, raw)
             if value is not None or option.nullable:
                 given[option.name] = value
@@ -172,8 +173,9 @@ def generate(name, seed, num, values, options, out_dir, progress=None):
         else (lambda *a: None)
     with zoo_progress.listen(listener):
         if isinstance(model, TextGenerator):
-            prompt = dict(zip([k.split(":")[0] for k in options], values)).get("prompt") or "\n"
-            texts = model.generate(prompt, _count(num, "number of texts"), seed=_seed(seed), **given)
+            call = given_options(model, options, values, model.call_options())  # the prompt, from its own box
+            texts = model.generate(num=_count(num, "number of texts"), seed=_seed(seed),
+                                   **{k: v for k, v in call.items() if v}, **given)
             path = pathlib.Path(out_dir) / f"{name}_seed{_seed(seed)}.txt"
             model.save_samples(texts, path)
             return None, model.format_samples(texts), str(path), f"{len(texts)} text(s) from {name}, seed {seed}"

@@ -173,7 +173,8 @@ def evaluate(name, num=10000, features=None, seed=0, model=None, size=None, **op
                               "zoo eval measures image generators")
     options = {**model.evaluation_options(num), **options}  # a conditional model: every class in turn
     settings = model.resolve_options(**options)
-    labels = settings.get("labels")
+    classes = next((o for o in model.sampling_options() if o.kind == "labels"), None)  # a conditional model's
+    labels = settings.get(classes.name) if classes is not None else None
     features = features or default_features(preset)
     net = feature_network(features)
     start = time.time()
@@ -192,8 +193,7 @@ def evaluate(name, num=10000, features=None, seed=0, model=None, size=None, **op
                                   f"{name} draws {images.shape[-1]}")
         reference = load_reference(features, size)
         note = NOTE.format(features=features)
-    classes = {o.name: o.high for o in model.sampling_options()}.get("labels")
-    if labels is not None and net.heads.get(net.label_heads[0]) != classes + 1:
+    if labels is not None and net.heads.get(net.label_heads[0]) != classes.high + 1:
         labels = None  # the classifier does not know these classes
     result = compare(net, images, reference, seed=seed, labels=labels)
     recorded = {k: v for k, v in settings.items() if v is not None and not isinstance(v, np.ndarray)}

@@ -29,13 +29,12 @@ import urllib.request
 import uuid
 import zipfile
 
+from zoo.cards import METADATA, WEIGHTS, listed_files
 from zoo.errors import PresetError
 from zoo.io import DownloadError, check_archive_members, check_digest, download, home
 from zoo.io import sha256 as file_sha256
 
 DEFAULT_STORE = "hf://zoo-keras/{name}"  # where a release publishes the shipped presets' folders
-REQUIRED = ("config.json", "model.weights.h5")
-METADATA = "metadata.json"
 ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
@@ -97,23 +96,6 @@ class Source:
         return dest
 
 
-def _card_files(card):
-    """{filename: sha256 or None} of what a card says its preset holds."""
-    import json
-
-    if not isinstance(card, dict):
-        raise PresetError(f"{METADATA} is not a model card (a JSON object); got {type(card).__name__}")
-    files = dict(card.get("files") or {})
-    for name in REQUIRED:
-        files.setdefault(name, None)
-    if card.get("weights_sha256"):
-        files["model.weights.h5"] = card["weights_sha256"]
-    for name in files:
-        if "/" in name or "\\" in name or name in ("", ".", "..", METADATA):
-            raise PresetError(f"the card lists a file {json.dumps(name)}: expected plain file names in the folder")
-    return files
-
-
 def _complete(directory):
     """True when the cached preset has its card and every file the card lists, each with
     the card's sha256 (a file that fails is removed, to be fetched again)."""
@@ -121,7 +103,7 @@ def _complete(directory):
 
     try:
         card = json.loads((directory / METADATA).read_text(encoding="utf-8"))
-        files = _card_files(card)
+        files = listed_files(card)
     except (OSError, ValueError, PresetError):
         return False
     whole = True
@@ -164,7 +146,7 @@ def _fetch_folder(source, target):
             card = json.loads(card_tmp.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
             raise PresetError(f"{source.uri}: {METADATA} is not valid JSON ({e})") from None
-        for name, digest in _card_files(card).items():
+        for name, digest in listed_files(card).items():
             path = target / name
             if not (path.is_file() and (digest is None or file_sha256(path) == digest)):
                 source.fetch_file(name, path, digest)
@@ -193,10 +175,10 @@ def _fetch_archive(source, target):
                     t.extractall(staging, filter="data")
             except tarfile.TarError as e:
                 raise PresetError(f"{source.uri} is not a zip or tar archive of a preset ({e})") from None
-        cards = sorted(staging.rglob(METADATA), key=lambda p: len(p.parts))
-        if not cards:
+        found = sorted(staging.rglob(METADATA), key=lambda p: len(p.parts))
+        if not found:
             raise PresetError(f"archive {source.uri} holds no {METADATA}: not a preset")
-        folder = cards[0].parent
+        folder = found[0].parent
         if not _complete(folder):
             raise DownloadError(f"archive {source.uri}: its files do not match its card's sha256 (or some are "
                                 "missing); the archive is corrupt or was modified, and nothing was kept")
@@ -217,7 +199,7 @@ def store_template():
 def shipped_weights(name, sha256):
     """The path of shipped preset `name`'s weights in the cache, fetched once from the store
     and checked against `sha256` (zoo's manifest)."""
-    dest = home() / "weights" / name / "model.weights.h5"
+    dest = home() / "weights" / name / WEIGHTS
     if dest.is_file() and file_sha256(dest) == sha256:
         return dest
     template = store_template()
@@ -228,7 +210,7 @@ def shipped_weights(name, sha256):
     if source.kind == "archive":
         raise PresetError(f"ZOO_PRESETS_URL must name preset folders or hf:// repos, not archives; got {template!r}")
     try:
-        source.fetch_file("model.weights.h5", dest, sha256)
+        source.fetch_file(WEIGHTS, dest, sha256)
     except DownloadError as e:
         raise DownloadError(f"{e} (this install of zoo carries no weights for {name}: they are fetched once "
                             f"from {uri} into {dest.parent}; connect once, set ZOO_PRESETS_URL to a mirror, or "

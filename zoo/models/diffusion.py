@@ -176,6 +176,12 @@ class DiffusionModel(ImageGenerator):
                 + f" -> the predicted noise eps float32 (N, {shape}); {self.schedule.kind} schedule, "
                 f"T = {self.timesteps}")
 
+    def serving_files(self):
+        """Beside an export: the noise schedule the serving code's sampler loop needs."""
+        return {"schedule.json": {"kind": self.schedule.kind, "timesteps": self.schedule.timesteps,
+                                  "prediction": "eps", "betas": [float(b) for b in self.schedule.betas],
+                                  "alphas_cumprod": [float(a) for a in self.schedule.alphas_cumprod]}}
+
     # -- sampling options ------------------------------------------------------------
     def sampling_options(self):
         options = {"sampler": Option("sampler", "choice", self.sampler, choices=tuple(SAMPLERS), label="{value}-{steps}",
