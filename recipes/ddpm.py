@@ -69,8 +69,8 @@ def main(argv=None):
     widths = tuple(args.widths or spec["widths"])
     model = harness.init_model(args, lambda: DiffusionModel(
         image_shape=x.shape[1:], widths=widths, blocks=args.blocks, attention=(len(widths) - 1,),
-        schedule=args.schedule, timesteps=args.timesteps, ema_decay=args.ema_decay, eta=args.eta, seed=args.seed,
-        clipped_eps=args.clipped_eps == "true",
+        schedule=args.schedule, timesteps=args.timesteps, ema_decay=args.ema_decay, seed=args.seed,
+        sampling_defaults={"eta": args.eta, "clipped_eps": args.clipped_eps == "true"},
         name=args.variant))
     model.compile(keras.optimizers.AdamW(args.lr, weight_decay=1e-4, clipnorm=1.0))
     noise = model.sample_noise(64, seed=0)
@@ -96,9 +96,9 @@ def main(argv=None):
         sampling_seconds_64={keras.backend.backend(): times},
         sampling_machine={keras.backend.backend(): system.machine()},
         sampling_measured_by="recipes/ddpm.py after training (one batch of 64, after compiling)",
-        pictures_drawn_with={"sample.png": f"DDIM-50 with the preset's eta ({model.eta:g}), seed 0",
+        pictures_drawn_with={"sample.png": f"DDIM-50 with the preset's eta ({model.default_of('eta'):g}), seed 0",
                              "sample_ddpm.png": "DDPM, all T steps, seed 0",
-                             "denoising.png": f"DDIM-50 with eta {model.eta:g}, x_T left to x_0 right"},
+                             "denoising.png": f"DDIM-50 with eta {model.default_of('eta'):g}, x_T left to x_0 right"},
         **curve)
     viz.save_grid(to_uint8(strip), preset / "denoising.png", nrow=len(path))
     write_card(preset)

@@ -113,7 +113,7 @@ def build(args, spec, image_shape, vocabulary):
                         guidance_scale=args.guidance_scale, image_shape=image_shape, widths=unet.widths,
                         blocks=unet.blocks, attention=unet.attention, dropout=unet.dropout,
                         schedule=unet.schedule.kind, timesteps=unet.timesteps, ema_decay=args.ema_decay,
-                        eta=unet.eta, sampler=unet.sampler, clip_x0=unet.clip_x0, clipped_eps=unet.clipped_eps,
+                        sampler=unet.sampler, sampling_defaults=unet.sampling_defaults,
                         seed=args.seed, name=args.variant)
     model.start_from(unet)
     model.preset_loader = registry.load  # the CLIP reranker is loaded by name on first use

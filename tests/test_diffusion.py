@@ -96,13 +96,13 @@ def test_ddim_with_eta_0_is_deterministic_and_eta_1_is_not(trained):
 def test_a_call_without_eta_uses_the_models_eta_which_a_preset_keeps(trained, tmp_path):
     model, _ = trained
     x_T = model.sample_noise(3, seed=6)
-    assert model.eta == 0.0
+    assert model.default_of("eta") == 0.0
     deterministic = model.denoise(x_T, "ddim", 10, seed=1)
     np.testing.assert_array_equal(deterministic, model.denoise(x_T, "ddim", 10, eta=0.0, seed=1))
-    stochastic = DiffusionModel.from_config({**model.get_config(), "eta": 1.0})
+    stochastic = DiffusionModel.from_config({**model.get_config(), "sampling_defaults": {"eta": 1.0}})
     stochastic.set_weights(model.get_weights())
     loaded = zoo.load(zoo.save_preset(stochastic, tmp_path / "eta_1", dataset="fixture"))
-    assert loaded.eta == 1.0
+    assert loaded.default_of("eta") == 1.0 and loaded.sampling_defaults == {"eta": 1.0}
     np.testing.assert_allclose(loaded.denoise(x_T, "ddim", 10, seed=1),
                                model.denoise(x_T, "ddim", 10, eta=1.0, seed=1), atol=1e-5)
     assert not np.allclose(loaded.denoise(x_T, "ddim", 10, seed=1), deterministic, atol=1e-3)

@@ -282,6 +282,13 @@ class Generator(Task):
     cli_usage = ("or `zoo sample {name}` (`zoo sample {name} --help` lists its options). Fine-tune it with "
                  "`model.fit` after `zoo.load(..., compile=True)`.")
 
+    def default_of(self, name):
+        """The default of the option `name`, as the model declares it (its preset's choice)."""
+        declared = {o.name: o for o in self.sampling_options()}
+        if name not in declared:
+            raise OptionError(f"{self.name} has no option {name!r}; its options: {', '.join(declared) or 'none'}")
+        return declared[name].default
+
     def check_defaults(self):
         """Refuses a model whose configured defaults are not valid values of their options."""
         for option in self.sampling_options():

@@ -44,19 +44,23 @@ from zoo.tasks import ImageGenerator, Option, OptionError, register_model
 class DiffusionModel(ImageGenerator):
     family = "diffusion"
     forward_passes_per_step = {"network": 3}  # forward + backward of the UNet (benchmarks' FLOPs)
+    LEGACY_DEFAULTS = ("eta", "clip_x0", "clipped_eps")  # sampling defaults that configs before 0.2 name
 
     def __init__(self, image_shape=(28, 28, 1), widths=(32, 64, 128), blocks=1, attention=(2,),
-                 dropout=0.0, schedule="linear", timesteps=1000, ema_decay=0.999, eta=0.0, seed=None,
-                 sampler="ddim", clip_x0="clip", clipped_eps=True, num_classes=None, cond_dropout=0.1,
+                 dropout=0.0, schedule="linear", timesteps=1000, ema_decay=0.999, seed=None,
+                 sampler="ddim", sampling_defaults=None, num_classes=None, cond_dropout=0.1,
                  guidance_scale=1.0, **kwargs):
+        # a sampler's options default as the sampler declares them; a preset keeps its own
+        # choices here ({"eta": 1.0}); configs of earlier versions name them as arguments
+        self.sampling_defaults = dict(sampling_defaults or {})
+        self.sampling_defaults.update({k: kwargs.pop(k) for k in self.LEGACY_DEFAULTS if k in kwargs})
         kwargs.setdefault("name", "diffusion")
         super().__init__(**kwargs)
         self.image_shape, self.widths, self.blocks = tuple(image_shape), tuple(widths), int(blocks)
         self.attention, self.dropout = tuple(attention), float(dropout)
         self.ema_decay, self.seed = float(ema_decay), seed
         self.schedule = NoiseSchedule(schedule, int(timesteps))
-        # defaults of a generate() call that leaves them out (validated like the call's)
-        self.eta, self.sampler, self.clip_x0, self.clipped_eps = float(eta), sampler, clip_x0, bool(clipped_eps)
+        self.sampler = sampler  # the default of a generate() call that names none (validated like the call's)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.cond_dropout, self.guidance_scale = float(cond_dropout), float(guidance_scale)
         self.check_defaults()  # refuses a config whose defaults are invalid
@@ -82,8 +86,8 @@ class DiffusionModel(ImageGenerator):
         return {**super().get_config(), "image_shape": self.image_shape, "widths": self.widths,
                 "blocks": self.blocks, "attention": self.attention, "dropout": self.dropout,
                 "schedule": self.schedule.kind, "timesteps": self.timesteps, "ema_decay": self.ema_decay,
-                "eta": self.eta, "seed": self.seed, "sampler": self.sampler, "clip_x0": self.clip_x0,
-                "clipped_eps": self.clipped_eps, "num_classes": self.num_classes,
+                "seed": self.seed, "sampler": self.sampler, "sampling_defaults": dict(self.sampling_defaults),
+                "num_classes": self.num_classes,
                 "cond_dropout": self.cond_dropout, "guidance_scale": self.guidance_scale}
 
     @property
@@ -201,6 +205,17 @@ class DiffusionModel(ImageGenerator):
             options["guidance_scale"] = Option("guidance_scale", "float", self.guidance_scale, low=0.0,
                                                label="cfg {value:g}",
                                                help="classifier-free guidance; <= 1: none")
+        return self.with_sampling_defaults(options)
+
+    def with_sampling_defaults(self, options):
+        """The options ({name: Option}) as a list, each default replaced by the preset's
+        `sampling_defaults` where it names one; a name no option has is refused."""
+        unknown = sorted(set(self.sampling_defaults) - set(options))
+        if unknown:
+            raise OptionError(f"{self.name}: sampling_defaults names {unknown[0]!r}, which no sampler declares; "
+                              f"the options: {', '.join(options)}")
+        for name, value in self.sampling_defaults.items():
+            options[name].default = value
         return list(options.values())
 
     def check_settings(self, settings, given):

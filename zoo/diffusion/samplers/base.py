@@ -19,7 +19,7 @@ from zoo.tasks import Option
 CLIP_MODES = ("clip", "dynamic", "none")
 
 
-def clip_option(default):
+def clip_option(default="clip"):
     return Option("clip_x0", "choice", default, choices=CLIP_MODES,
                   label={"clip": "", "none": "no x̂0 clip", "dynamic": "x̂0 dyn. thr."},
                   help="the x_0 prediction: clip to [-1, 1], dynamic thresholding (Saharia et al. 2022: "
@@ -43,8 +43,9 @@ class Sampler:
     default_steps = 50
 
     def declare(self, model):
-        """This sampler's options (their defaults may come from the model's config)."""
-        return [clip_option(model.clip_x0)]
+        """This sampler's options, with their defaults (a preset may set others: the model's
+        `sampling_defaults`)."""
+        return [clip_option()]
 
     def resolve_steps(self, steps, schedule):
         steps = min(self.default_steps, schedule.timesteps) if steps is None else steps

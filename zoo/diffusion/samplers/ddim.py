@@ -24,9 +24,9 @@ class DDIM(Sampler):
 
     def declare(self, model):
         return super().declare(model) + [
-            Option("eta", "float", model.eta, low=0.0, label="η={value:g}",
+            Option("eta", "float", 0.0, low=0.0, label="η={value:g}",
                    help="DDIM's eta: 0 deterministic given x_T, 1 fresh noise every step (DDPM-like)"),
-            Option("clipped_eps", "bool", model.clipped_eps, label={True: "", False: "raw ε"},
+            Option("clipped_eps", "bool", True, label={True: "", False: "raw ε"},
                    help="re-derive eps from the clipped x_0 (true) or keep the network's (false)")]
 
     def eta(self, settings):
