@@ -20,7 +20,7 @@ from conftest import ROOT, numpy, run, small_gan
 import zoo
 from zoo import harness, registry
 from zoo.errors import DataError, PresetError, TrainingDiverged
-from zoo.runs import Checkpoints, CheckpointError, RunLockedError, WorkdirLock
+from zoo.runs import Checkpoints, CheckpointError, ForeignFilesError, RunLockedError, WorkdirLock
 
 
 def weights_of(model):
@@ -126,6 +126,29 @@ def test_nan_in_fit_on_a_loaded_preset_is_refused_and_loses_nothing():
         zoo.save_preset(model, "unused", dataset="none")
 
 
+def test_train_on_batch_is_guarded_as_fit_is(digits):
+    """train_on_batch returned NaN losses and kept NaN weights (zoo's guard read a dict, Keras
+    returned a list): now a non-finite step is refused and the state of before it put back."""
+    model = small_gan()
+    model.compile()
+    batch = digits[:32].astype("float32") / 127.5 - 1
+    values = model.train_on_batch(batch)
+    assert isinstance(values, list) and len(values) == len(model.metrics) and np.isfinite(values).all()
+    logs = model.train_on_batch(batch, return_dict=True)
+    assert set(logs) == {m.name for m in model.metrics}  # the guard's flag never shows
+    good = weights_of(model)
+    model.compile(g_optimizer=keras.optimizers.SGD(float("inf")), d_optimizer=keras.optimizers.SGD(1e-3))
+    with pytest.raises(TrainingDiverged, match=r"training diverged on this batch: .*weight\(s\) non-finite .*put "
+                                               r"back the weights and optimizer state of before it"):
+        model.train_on_batch(batch)
+    assert same(weights_of(model), good)
+    nan = batch.copy()
+    nan[3, 2, 2, 0] = np.nan
+    with pytest.raises(DataError, match=r"nan at sample 3"):
+        model.train_on_batch(nan)
+    assert same(weights_of(model), good)
+
+
 def test_a_step_that_makes_a_weight_non_finite_stops_fit_and_puts_back_the_last_epoch(digits):
     model = small_gan()
     model.compile()
@@ -207,6 +230,26 @@ def test_no_trustworthy_checkpoint_is_an_error_naming_the_files_and_the_way_out(
         train(work, 3, digits)
     train(work, 1, digits, fresh=True)  # --fresh starts again
     assert sorted(p.name for p in (work / "checkpoints").iterdir()) == ["epoch_0001.json", "epoch_0001.weights.h5"]
+
+
+def test_fresh_removes_only_what_a_run_wrote_and_refuses_a_folder_with_anything_else(tmp_path, digits):
+    """`--fresh` in a project folder deleted .git and the user's files: now it refuses the
+    folder, naming what no run wrote, and removes nothing."""
+    work = tmp_path / "project"
+    (work / ".git").mkdir(parents=True)
+    (work / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (work / "notes.txt").write_text("mine")
+    train(work, 1, digits)  # a run may share the folder; --fresh may not empty it
+    with pytest.raises(ForeignFilesError, match=r"holds '\.git' \(and 1 more\), which no run wrote; nothing was "
+                                                r"removed"):
+        train(work, 1, digits, fresh=True)
+    assert (work / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n" and (work / "notes.txt").read_text() == "mine"
+    assert (work / "checkpoints" / "epoch_0001.json").is_file() and (work / "log.csv").is_file()
+    shutil.rmtree(work / ".git")
+    (work / "notes.txt").unlink()
+    (work / ".log.csv.123.tmp").write_text("a killed write's leftover")
+    train(work, 1, digits, fresh=True)
+    assert sorted(p.name for p in work.iterdir()) == ["checkpoints", "log.csv", "run.lock", "wall.json"]  # held till exit
 
 
 def test_a_run_continued_from_a_preset_says_what_training_the_preset_had(tmp_path, digits):

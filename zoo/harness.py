@@ -173,9 +173,8 @@ def _start(workdir, fresh, model):
     """Holds the workdir for this process, then restores its newest good checkpoint (or
     empties it, with --fresh); returns (epochs done, wall seconds)."""
     import atexit
-    import shutil
 
-    from zoo.runs import LOCK, Checkpoints, WorkdirLock, atomic_write_json, read_rows, write_rows
+    from zoo.runs import Checkpoints, WorkdirLock, atomic_write_json, clear_run, read_rows, write_rows
 
     from zoo.core import distribute
 
@@ -183,9 +182,7 @@ def _start(workdir, fresh, model):
         lock = WorkdirLock(workdir).acquire()
         atexit.register(lock.release)
         if fresh:
-            for path in workdir.iterdir():
-                if path.name != LOCK:
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+            clear_run(workdir)  # what a run wrote, and only in a folder that holds nothing else
     distribute.barrier()
     meta = Checkpoints(workdir).restore(model)
     if not distribute.is_chief():

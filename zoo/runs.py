@@ -32,6 +32,8 @@ from zoo.io import atomic_write, atomic_write_json, sha256
 
 LOCK = "run.lock"
 KEEP = 2  # checkpoints kept: the newest and the one before it
+# what a run writes in its folder (WORKDIR/preset: the preset, when no --out names another)
+RUN_ENTRIES = (LOCK, "checkpoints", "log.csv", "wall.json", "grids", "samples", "preset")
 
 
 class RunLockedError(ZooError, RuntimeError):
@@ -40,6 +42,33 @@ class RunLockedError(ZooError, RuntimeError):
 
 class CheckpointError(ZooError, RuntimeError):
     """No checkpoint in the workdir can be trusted."""
+
+
+class ForeignFilesError(ZooError, RuntimeError):
+    """A run was asked to empty a folder that holds files it did not write."""
+
+
+def clear_run(workdir):
+    """Removes what a run wrote in `workdir` (`RUN_ENTRIES` but the lock, and their temporary
+    files, `.NAME.*`), for `--fresh`. A folder that holds anything else is refused whole,
+    naming one such entry, before anything is removed: zoo deletes only what it wrote."""
+    import shutil
+
+    workdir = pathlib.Path(workdir)
+    ours = lambda name: name in RUN_ENTRIES or any(name.startswith(f".{e}.") for e in RUN_ENTRIES)  # noqa: E731
+    foreign = sorted(p.name for p in workdir.iterdir() if not ours(p.name))
+    if foreign:
+        raise ForeignFilesError(
+            f"--fresh empties only a run's folder, and {workdir} holds {foreign[0]!r}"
+            + (f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else "") + ", which no run wrote; nothing "
+            "was removed: use a --workdir of its own (the default is runs/NAME)")
+    for path in sorted(workdir.iterdir()):
+        if path.name == LOCK or path.name.startswith(f".{LOCK}."):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 # -- one run per workdir ----------------------------------------------------------------------

@@ -37,7 +37,7 @@ class FiniteGuard(keras.callbacks.Callback):
         super().__init__()
         self.snapshot, self.where, self.epoch = None, None, 0
 
-    def _take(self, where):
+    def take(self, where):
         model = self.model
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # as the first step would: its slots exist from here
@@ -54,14 +54,14 @@ class FiniteGuard(keras.callbacks.Callback):
         self.snapshot, self.where = snapshot, f"{where} (step {step})"
 
     def on_train_begin(self, logs=None):
-        self._take("the start of this fit")
+        self.take("the start of this fit")
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         (logs or {}).pop(FINITE, None)  # the epoch's logs are its last step's, flag included
-        self._take(f"the end of epoch {epoch + 1}")
+        self.take(f"the end of epoch {epoch + 1}")
 
     def on_train_batch_end(self, batch, logs=None):
         flag = (logs or {}).pop(FINITE, None)

@@ -68,12 +68,32 @@ class ZooModel(keras.Model):
                 finite.restore()
             raise
 
-    def train_on_batch(self, *args, **kwargs):
-        logs = super().train_on_batch(*args, **kwargs)
-        if isinstance(logs, dict):
-            if logs.pop(guard.FINITE, 1.0) != 1.0:
-                raise TrainingDiverged(f"training diverged: a loss or weight is non-finite after this batch ({logs})")
-        return logs
+    def train_on_batch(self, x=None, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """Keras' `train_on_batch`, guarded as `fit` is: the batch is checked first, and a step
+        whose loss, or whose weights before or after it, are non-finite raises
+        `TrainingDiverged` with the weights and optimizer state of before the batch put back.
+        Returns what Keras returns (a dict with `return_dict`, else the values in the order of
+        `metrics`), without zoo's finite flag."""
+        self.check_batch(x if y is None else (x, y), "the batch")
+        snapshot = guard.FiniteGuard()
+        snapshot.set_model(self)
+        snapshot.take("before this batch")  # builds the optimizer; refuses non-finite weights
+        logs = super().train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight,
+                                      return_dict=True)
+        flag = float(logs.pop(guard.FINITE, 1.0))
+        backend.sync_state(self)
+        bad = [v.path for v in self.trainable_variables if not np.all(np.isfinite(ops.convert_to_numpy(v)))]
+        if flag != 1.0 or bad:
+            snapshot.restore()
+            what = [f"{k} is {v}" for k, v in logs.items() if not np.all(np.isfinite(np.asarray(v, "float64")))]
+            what += [f"{len(bad)} weight(s) non-finite ({bad[0]})"] if bad else []
+            raise TrainingDiverged(f"training diverged on this batch: {', '.join(what) or 'a non-finite step'}; "
+                                   "put back the weights and optimizer state of before it")
+        if return_dict:
+            return logs
+        names = [m.name for m in self.metrics if m.name in logs]
+        values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
 
     def _state(self):
         return list(self.variables) + (list(self.optimizer.variables) if self.optimizer is not None else [])
