@@ -252,6 +252,40 @@ def test_fresh_removes_only_what_a_run_wrote_and_refuses_a_folder_with_anything_
     assert sorted(p.name for p in work.iterdir()) == ["checkpoints", "log.csv", "run.lock", "wall.json"]  # held till exit
 
 
+@pytest.mark.parametrize("fails_at", ["write_metadata", "write_card", "replace_folder"])
+def test_a_preset_saved_over_another_is_the_old_one_or_the_new_one_never_a_mix(tmp_path, monkeypatch, fails_at):
+    """A kill during save_preset left the new weights beside the old card (the old preset lost):
+    now the folder is written beside it and swapped in, in one step."""
+    from zoo import cards, publish
+
+    model = small_gan()
+    target = publish.save_preset(model, tmp_path / "mine", dataset="fixture", description="old")
+    old = zoo.io.sha256(target / "model.weights.h5")
+    for v in model.trainable_variables:
+        v.assign(v + 0.5)
+    where = publish if fails_at == "replace_folder" else cards
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(where, fails_at, killed)
+    with pytest.raises(KeyboardInterrupt):
+        publish.save_preset(model, target, dataset="fixture", description="new")
+    monkeypatch.undo()
+    assert zoo.io.sha256(target / "model.weights.h5") == old and zoo.info(target)["description"] == "old"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", registry.UnverifiedPresetWarning)
+        zoo.load(target)  # whole, and checked against its own card
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # nothing half-written left beside it
+    publish.save_preset(model, target, dataset="fixture", description="new")
+    assert zoo.io.sha256(target / "model.weights.h5") != old and zoo.info(target)["description"] == "new"
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(PresetError, match=r"cannot write a preset over .*mine: it holds 'notes.txt', which is not "
+                                          r"a file of the preset there; nothing was changed"):
+        publish.save_preset(model, target, dataset="fixture", description="newer")
+    assert (target / "notes.txt").read_text() == "mine" and zoo.info(target)["description"] == "new"
+
+
 def test_a_run_continued_from_a_preset_says_what_training_the_preset_had(tmp_path, digits):
     model, args, history = train(tmp_path / "first", 2, digits)
     first = harness.finish(model, args, "test", history, dataset="fixture", description="d", pictures={})

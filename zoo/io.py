@@ -53,6 +53,49 @@ def atomic_write_json(path, obj):
     atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+def _exchange(a, b):
+    """Swaps two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the system
+    has no such call."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) != 0:
+        errno = ctypes.get_errno()
+        if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
+            return False
+        raise OSError(errno, os.strerror(errno), str(b))
+    return True
+
+
+def replace_folder(new, target):
+    """Puts the folder `new` (written whole beside `target`, on the same file system) in place of
+    `target` in one step: a reader, or a kill, sees the old folder or the new one. The old one
+    is removed afterwards. Where the system cannot swap two paths in one step, the old folder
+    is renamed aside first (a kill between the two renames leaves it there, under
+    `.NAME.old-PID`)."""
+    import shutil
+
+    new, target = pathlib.Path(new), pathlib.Path(target)
+    if not target.exists():
+        os.rename(new, target)
+        return target
+    if _exchange(new, target):
+        shutil.rmtree(new)  # now the old folder
+        return target
+    aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.rename(target, aside)
+    os.rename(new, target)
+    shutil.rmtree(aside)
+    return target
+
+
 def home():
     """zoo's cache folder: `$ZOO_HOME`, default `~/.cache/zoo`."""
     return pathlib.Path(os.environ.get("ZOO_HOME") or pathlib.Path.home() / ".cache" / "zoo").expanduser()

@@ -10,11 +10,12 @@ import datetime
 import json
 import os
 import pathlib
+import shutil
 
 from zoo import cards
 from zoo.cards import CERTIFIED, CONFIG, METADATA, PRESETS_DIR, WEIGHTS
 from zoo.errors import PresetError
-from zoo.io import atomic_write, sha256
+from zoo.io import atomic_write, replace_folder, sha256
 from zoo.registry import Preset
 
 
@@ -83,27 +84,59 @@ def save_preset(model, directory, **card):
         if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable))):
             raise PresetError(f"{model.name} has non-finite values in {variable.path}; refusing to save it as "
                               "a preset (train from the last good checkpoint)")
-    directory.mkdir(parents=True, exist_ok=True)
-    clean, config = float32_copy(model)
-    tmp = directory / f".{WEIGHTS}.{os.getpid()}.tmp.weights.h5"
-    clean.save_weights(tmp)
-    os.replace(tmp, directory / WEIGHTS)
-    atomic_write(directory / CONFIG, json.dumps(config, indent=2) + "\n")
-    meta = {
-        "name": directory.name,
-        "family": model.family,
-        "class": type(model).__name__,
-        "parameters": parameter_counts(model),
-        "keras_version": keras.__version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        **card,
-        "dataset": cards.dataset_entry(card.get("dataset", "unknown")),
-        "weights_sha256": sha256(directory / WEIGHTS),
-    }
-    meta["task"] = type(model).declarations(meta)  # what the card's text needs of the class
-    cards.write_metadata(directory, meta)  # a preset without it is not one
-    cards.write_card(directory)  # README.md, and the card's list of files with their sha256
+    check_replaceable(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.with_name(f".{directory.name}.new-{os.getpid()}")  # beside it: one file system
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        clean, config = float32_copy(model)
+        clean.save_weights(staging / WEIGHTS)
+        atomic_write(staging / CONFIG, json.dumps(config, indent=2) + "\n")
+        meta = {
+            "name": directory.name,
+            "family": model.family,
+            "class": type(model).__name__,
+            "parameters": parameter_counts(model),
+            "keras_version": keras.__version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            **card,
+            "dataset": cards.dataset_entry(card.get("dataset", "unknown")),
+            "weights_sha256": sha256(staging / WEIGHTS),
+        }
+        meta["task"] = type(model).declarations(meta)  # what the card's text needs of the class
+        cards.write_metadata(staging, meta)  # a preset without it is not one
+        cards.write_card(staging)  # README.md, and the card's list of files with their sha256
+        replace_folder(staging, directory)  # the old preset, or none, becomes the new one in one step
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
     return directory
+
+
+def check_replaceable(directory):
+    """Refuses to write a preset over anything but a preset (or an empty folder): a folder
+    holding a file that its card does not list is not replaced, and the file is named."""
+    directory = pathlib.Path(directory)
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise PresetError(f"cannot write a preset to {directory}: it is a file, not a folder")
+    entries = sorted(p.name for p in directory.iterdir())
+    if not entries:
+        return
+    own = {METADATA, cards.README}
+    if METADATA in entries:
+        try:
+            own |= set(cards.listed_files(cards.read_card(directory)))
+        except PresetError:
+            pass
+    foreign = [name for name in entries if name not in own]
+    if METADATA not in entries or foreign:
+        name = foreign[0] if foreign else entries[0]
+        raise PresetError(f"cannot write a preset over {directory}: it holds {name!r}, which is not a file of the "
+                          "preset there; nothing was changed (write it to a new folder)")
 
 
 def write_manifest(path=None):
