@@ -286,6 +286,21 @@ def test_a_preset_saved_over_another_is_the_old_one_or_the_new_one_never_a_mix(t
     assert (target / "notes.txt").read_text() == "mine" and zoo.info(target)["description"] == "new"
 
 
+def test_a_folder_named_like_a_shipped_preset_does_not_take_over_its_name(tmp_path, monkeypatch):
+    """A folder ./gan_mnist silently replaced the shipped gan_mnist: now the bare name is the
+    shipped preset, with a note, and the folder loads as ./gan_mnist."""
+    from zoo import publish
+
+    monkeypatch.chdir(tmp_path)
+    publish.save_preset(small_gan(), tmp_path / "gan_mnist", dataset="fixture", description="mine")
+    with pytest.warns(registry.ShadowedPresetWarning, match=r"'gan_mnist' is zoo's shipped preset; the folder "
+                                                             r"gan_mnist here is not loaded \(give ./gan_mnist"):
+        assert zoo.load("gan_mnist").preset_origin == "shipped"
+    with pytest.warns(registry.UnverifiedPresetWarning):
+        assert zoo.load("./gan_mnist").preset_origin == "user"
+    assert zoo.info("./gan_mnist")["description"] == "mine"
+
+
 def test_a_run_continued_from_a_preset_says_what_training_the_preset_had(tmp_path, digits):
     model, args, history = train(tmp_path / "first", 2, digits)
     first = harness.finish(model, args, "test", history, dataset="fixture", description="d", pictures={})

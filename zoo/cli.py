@@ -379,9 +379,9 @@ _show_default = warnings.showwarning
 
 def _note(message, category, filename, lineno, file=None, line=None):
     """zoo's own warnings as one line (`zoo: note: ...`); others as Python prints them."""
-    from zoo.registry import UnverifiedPresetWarning
+    from zoo.errors import ZooWarning
 
-    if issubclass(category, UnverifiedPresetWarning):
+    if issubclass(category, ZooWarning):
         print(f"zoo: note: {message}", file=sys.stderr)
     else:
         _show_default(message, category, filename, lineno, file, line)

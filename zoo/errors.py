@@ -5,6 +5,10 @@ class ZooError(Exception):
     """Base class: the CLI prints these as one line, without a traceback."""
 
 
+class ZooWarning(UserWarning):
+    """A note zoo gives (the CLI prints it as one line, `zoo: note: ...`)."""
+
+
 class UnknownModelError(ZooError, KeyError):
     def __str__(self):  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""

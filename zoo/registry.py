@@ -29,10 +29,10 @@ import warnings
 
 from zoo import cards, hub
 from zoo.cards import CERTIFIED, CONFIG, METADATA, PRESETS_DIR, WEIGHTS
-from zoo.errors import PresetError, UnknownModelError
+from zoo.errors import PresetError, UnknownModelError, ZooWarning
 
 
-class UnverifiedPresetWarning(UserWarning):
+class UnverifiedPresetWarning(ZooWarning):
     """A user preset was loaded: its weights match its own metadata.json, which anyone who
     rewrote the weights could also have rewritten; zoo's manifest does not vouch for it."""
 
@@ -57,16 +57,32 @@ def list_models(family=None, pattern=None):
     return names
 
 
+class ShadowedPresetWarning(ZooWarning):
+    """A folder in the working directory has a shipped preset's name; the name loads the
+    shipped preset (the folder loads as ./NAME)."""
+
+
+def is_shipped_name(text):
+    """Whether `text` is a bare shipped name ("gan_mnist"), not a path."""
+    return isinstance(text, str) and bool(text) and "/" not in text and os.sep not in text \
+        and text not in (".", "..") and (PRESETS_DIR / text / METADATA).is_file()
+
+
 def preset_path(name_or_directory):
     """The directory of a preset given by name, path or remote address (fetched into the
     cache); a clear error otherwise."""
     if hub.is_remote(name_or_directory):
         return hub.fetch_preset(name_or_directory)
-    path = pathlib.Path(os.fspath(name_or_directory)).expanduser()
+    text = os.fspath(name_or_directory)
+    path = pathlib.Path(text).expanduser()
+    shipped = PRESETS_DIR / str(text)
+    if is_shipped_name(text):  # a bare shipped name is the shipped preset, whatever folder has that name here
+        if path.is_dir() and path.resolve() != shipped.resolve():
+            warnings.warn(f"{text!r} is zoo's shipped preset; the folder {text} here is not loaded (give "
+                          f"./{text} to load it)", ShadowedPresetWarning, stacklevel=3)
+        return shipped
     if path.is_dir():
         return path
-    if (PRESETS_DIR / str(name_or_directory) / METADATA).is_file():
-        return PRESETS_DIR / str(name_or_directory)
     known = ", ".join(list_models()) or "none"
     raise UnknownModelError(
         f"unknown model {str(name_or_directory)!r}: not a preset directory, and not one "
