@@ -47,6 +47,22 @@ def test_an_import_up_the_layers_or_a_loop_is_found(tmp_path):
 
 
 @ONCE
+def test_a_loop_through_a_packages_init_is_found(tmp_path):
+    """`from zoo.core import guard` inside zoo.core runs zoo/core/__init__.py, which imports
+    zoo.core.model, which imports guard: a loop of three, though no module names another's
+    file."""
+    root = _tree(tmp_path, {
+        "zoo/__init__.py": "", "zoo/core/__init__.py": "from zoo.core.model import ZooModel\n",
+        "zoo/core/model.py": "from zoo.core import guard\n", "zoo/core/guard.py": "from zoo.core import backend\n",
+        "zoo/core/backend.py": "", "recipes/a.py": "", "benchmarks/b.py": ""})
+    assert check_layers.problems(root) == [
+        "import loop of 3 modules (each reaches the others): zoo.core, zoo.core.guard, zoo.core.model"]
+    (root / "zoo/core/guard.py").write_text("import zoo.core.backend as backend\n")
+    (root / "zoo/core/model.py").write_text("import zoo.core.guard as guard\n")
+    assert check_layers.problems(root) == []
+
+
+@ONCE
 def test_every_private_keras_api_in_zoo_is_listed_with_why():
     from zoo.core.private_api import PRIVATE
 

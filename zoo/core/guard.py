@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.core import backend
+import zoo.core.backend as backend
 from zoo.errors import DataError, TrainingDiverged
 
 FINITE = "_zoo_finite"  # the step's flag in the logs; FiniteGuard takes it out before others see it

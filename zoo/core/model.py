@@ -15,7 +15,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.core import backend, distribute, guard
+import zoo.core.backend as backend
+import zoo.core.distribute as distribute
+import zoo.core.guard as guard
 from zoo.core.optimizers import OptimizerGroup
 from zoo.errors import TrainingDiverged
 

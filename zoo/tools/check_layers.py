@@ -69,9 +69,13 @@ def imports(path, root=ROOT):
         elif isinstance(node, ast.ImportFrom):
             base = package[:len(package) - node.level + 1] if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
-            # `from zoo import cards` imports zoo.cards; `from zoo.cards import write_card` imports zoo.cards
+            # `from zoo.cards import write_card` imports zoo.cards; `from zoo.core import backend` imports
+            # zoo.core.backend and zoo.core too (the names are read from the package, whose __init__ runs)
             found += [(node.lineno, f"{module}.{a.name}" if _is_module(f"{module}.{a.name}", root) else module)
                       for a in node.names]
+            # (zoo/__init__.py imports nothing, lazily: no edge to it)
+            if module != "zoo" and any(_is_module(f"{module}.{a.name}", root) for a in node.names):
+                found.append((node.lineno, module))
     return [(line, name) for line, name in found if layer_of(name) is not None]
 
 
