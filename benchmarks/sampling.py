@@ -85,7 +85,7 @@ def main(argv=None):
     (out / f"{stem}.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
     print("\n".join(lines))
     if args.update_card:
-        from zoo.evaluation import update_card
+        from zoo.publish import update_card
 
         update_card(args.name, {"sampling_seconds_64": {r["backend"]: r["seconds_64"] for r in results},
                                 "sampling_measured_by": "python -m benchmarks.sampling (one batch of 64, after compiling)",

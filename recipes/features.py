@@ -48,7 +48,7 @@ def main(argv=None):
     if args.workdir == "runs/features":
         args.workdir = f"runs/{args.variant}"
 
-    from zoo import data, evaluation
+    from zoo import data, evaluation, publish
     from zoo.images import resize
     from zoo.models.features import FeatureNet
 
@@ -83,7 +83,7 @@ def main(argv=None):
         real = x[rng.choice(len(x), min(len(x), len(x_test)), replace=False)]
         floor[f"{size}x{size}"] = evaluation.compare(model, resize(real, size), ref)
         print(f"real training images vs the held-out reference at {size}x{size}:", floor[f"{size}x{size}"])
-    evaluation.update_card(preset, {"reference_sizes": [f"{s}x{s}" for s in sizes],
+    publish.update_card(preset, {"reference_sizes": [f"{s}x{s}" for s in sizes],
                                     "real_training_images_vs_reference": floor})
     return preset
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import FIXTURES, ROOT
 
 import zoo
-from zoo import data, evaluation, metrics
+from zoo import cards, data, evaluation, metrics
 from zoo.registry import PRESETS_DIR
 
 
@@ -182,8 +182,8 @@ def test_a_model_is_measured_at_another_resolution_against_that_reference():
     result = evaluation.evaluate("dcgan_anime", num=200, size=32)
     assert result["image_size"] == "32x32" and result["resized_to"] == 32 and np.isfinite(result["fid"])
     assert evaluation.result_key(result) == "features_anime num=200 resized_to=32"
-    assert evaluation.sampler_cell(result) == "resized to 32×32"
+    assert cards.sampler_cell(result) == "resized to 32×32"
     del result["resized_to"], result["sampling"]
-    assert evaluation.sampler_cell(result) == "—"  # a GAN without sampling settings
+    assert cards.sampler_cell(result) == "—"  # a GAN without sampling settings
     with pytest.raises(ValueError, match=r"size must be in \[8, inf\]; got 5"):
         evaluation.evaluate("dcgan_anime", num=200, size=5)

@@ -156,14 +156,11 @@ def task_of(card):
     if isinstance(card.get("task"), dict):
         return card["task"]
     from zoo.models import LEGACY_NAMES, MODELS
+    from zoo.tasks import Task
 
     classes = {cls.__name__: cls for cls in MODELS.values()}
     classes.update({old.split(">")[-1]: MODELS[new] for old, new in LEGACY_NAMES.items()})
-    cls = classes.get(card.get("class"))
-    if cls is None:
-        return {"pipeline_tag": "other", "tags": ["keras", "zoo"], "usage": [], "cli_usage": None, "limits": "",
-                "generates": False}
-    return cls.declarations(card)
+    return classes.get(card.get("class"), Task).declarations(card)  # an unknown class: what any model declares
 
 
 def front_matter(card):
@@ -378,7 +375,7 @@ def summary(card, name=None, folder=None, markdown=False):
     rows = measured(card, losses=False)
     if markdown:
         lines = [f"**{name}**: {card.get('description', '')}", "",
-                 f"- data: {dataset.get('description', '')}",
+                 f"- data: {dataset['description']}",
                  f"- {card.get('class')}, {params:,} parameters; {card.get('epochs')} epochs, "
                  f"{card.get('steps') or 0:,} steps on {card.get('backend')}" + (f", {wall / 60:.0f} min" if wall else "")]
         return "\n".join(lines + [f"- {what}: **{value}**" for what, value in rows[:3]])

@@ -233,20 +233,20 @@ def cmd_eval(args, rest):
     backend = _backend(args)
     import pathlib
 
-    from zoo import evaluation
+    from zoo import cards, evaluation, publish
 
     model = load_generator(args.name)
     options = model_options(model, args.name, rest, f"zoo eval {args.name}")
     result = evaluation.evaluate(args.name, num=args.num, features=args.features, seed=args.seed, model=model,
                                  size=args.size, **options)
-    print(evaluation.table_header())
-    print(evaluation.table_row(result))
+    print(cards.table_header())
+    print(cards.table_row(result))
     print(result["note"])
     out = pathlib.Path(args.out or f"eval_{pathlib.Path(args.name).name}.json")
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out} ({backend} backend)")
     if args.update_card:
-        evaluation.update_card(args.name, {"evaluation": {evaluation.result_key(result): result}})
+        publish.update_card(args.name, {"evaluation": {evaluation.result_key(result): result}})
         print(f"added to the card of {args.name} (metadata.json, \"evaluation\")")
 
 

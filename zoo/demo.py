@@ -111,9 +111,7 @@ def value_of(option, raw):
     if option.kind in ("int", "float"):
         if raw is None or raw == "":
             return None
-        if option.kind == "int" and isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
-            return int(raw)
-        return raw
+        return _whole(raw) if option.kind == "int" else raw
     if option.kind == "labels":
         text = (raw or "").replace(",", " ").split()
         if not text:

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from zoo import metrics, publish, registry
-from zoo.cards import cells, sampler_cell, settings_of, table_header, table_row  # noqa: F401  (zoo eval's)
+from zoo.cards import cells, sampler_cell, settings_of, table_header, table_row
 from zoo.errors import ZooError
 from zoo.images import resize
 
@@ -250,11 +250,6 @@ def result_key(result):
     """The card entry a result is stored under: features, sample count, sampling settings."""
     extra = [f"{k}={v}" for k, v in {"num": result["num"], **settings_of(result)}.items()]
     return " ".join([result["features"], *extra])
-
-
-def update_card(preset, entries):
-    """Merges `entries` into a preset's metadata.json (zoo.publish.update_card)."""
-    publish.update_card(preset, entries)
 
 
 def cards_table(names=None):

@@ -67,8 +67,7 @@ class FiniteGuard(keras.callbacks.Callback):
         flag = (logs or {}).pop(FINITE, None)
         if flag is None or float(flag) == 1.0:
             return
-        what = [f"{k} is {float(np.asarray(v))}" for k, v in logs.items()
-                if not np.all(np.isfinite(np.asarray(v, dtype="float64")))]
+        what = non_finite_logs(logs)
         backend.sync_state(self.model)
         names = [v.path for v in self.model.trainable_variables
                  if not np.all(np.isfinite(ops.convert_to_numpy(v)))]
@@ -82,6 +81,12 @@ class FiniteGuard(keras.callbacks.Callback):
     def restore(self):
         for variable, value in self.snapshot or []:
             variable.assign(value)
+
+
+def non_finite_logs(logs):
+    """["loss is nan", ...]: the entries of a step's logs that are not finite."""
+    return [f"{k} is {float(np.asarray(v))}" for k, v in logs.items()
+            if not np.all(np.isfinite(np.asarray(v, dtype="float64")))]
 
 
 def _count(noun, names):

@@ -87,8 +87,7 @@ class ZooModel(keras.Model):
         bad = [v.path for v in self.trainable_variables if not np.all(np.isfinite(ops.convert_to_numpy(v)))]
         if flag != 1.0 or bad:
             snapshot.restore()
-            what = [f"{k} is {v}" for k, v in logs.items() if not np.all(np.isfinite(np.asarray(v, "float64")))]
-            what += [f"{len(bad)} weight(s) non-finite ({bad[0]})"] if bad else []
+            what = guard.non_finite_logs(logs) + ([f"{len(bad)} weight(s) non-finite ({bad[0]})"] if bad else [])
             raise TrainingDiverged(f"training diverged on this batch: {', '.join(what) or 'a non-finite step'}; "
                                    "put back the weights and optimizer state of before it")
         if return_dict:
