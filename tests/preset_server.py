@@ -1,16 +1,18 @@
 """A real HTTP server on 127.0.0.1 for the download tests: it serves files from a dict of
 {url path: bytes}, answers the Hugging Face `resolve` paths' HEAD requests with the headers
 huggingface_hub reads (X-Repo-Commit, ETag, Content-Length), and can be told to alter a
-file (`tampered`) or to close the connection halfway through one (`cut`)."""
+file (`tampered`), to close the connection halfway through one (`cut`), or to send one byte at a
+time, a fifth of a second apart (`trickle`)."""
 
 import hashlib
 import http.server
 import threading
+import time
 
 
 class PresetServer:
     def __init__(self):
-        self.files, self.tampered, self.cut, self.requests = {}, set(), set(), []
+        self.files, self.tampered, self.cut, self.trickle, self.requests = {}, set(), set(), set(), []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -39,6 +41,15 @@ class PresetServer:
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
                     self.close_connection = True
+                    return
+                if path in server.trickle:
+                    try:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except OSError:  # the client gave up
+                        pass
                     return
                 self.wfile.write(data)
 

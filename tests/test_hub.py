@@ -80,8 +80,13 @@ def test_a_malformed_address_is_one_clear_line(address, cache):
         zoo.load(address)
 
 
-@pytest.mark.parametrize("fault, match", [("tampered", "does not match the expected"), ("cut", "cut short")])
-def test_a_tampered_or_cut_download_is_refused_and_nothing_is_kept(server, cache, preset, fault, match):
+@pytest.mark.parametrize("fault, match", [("tampered", "does not match the expected"), ("cut", "cut short"),
+                                          ("trickle", r"took longer than 1 s \(\d+ bytes received\); nothing was kept")])
+def test_a_tampered_cut_or_endless_download_is_refused_and_nothing_is_kept(server, cache, preset, fault, match,
+                                                                          monkeypatch):
+    """A server sending a byte every few seconds held zoo.load forever (the timeout was per
+    read): a download now has a deadline as a whole."""
+    monkeypatch.setenv("ZOO_DOWNLOAD_DEADLINE_S", "1")
     gan, path = preset
     server.serve_folder("/p", path)
     getattr(server, fault).add("/p/model.weights.h5")

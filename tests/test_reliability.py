@@ -414,3 +414,100 @@ def test_token_ids_outside_the_vocabulary_are_refused():
     x = np.array([[0, 1, 2, 4]] * 4)
     with pytest.raises(DataError, match=r"integer token ids in \[0, 3\]; got ids in \[0, 4\]"):
         gpt.fit(x, x, batch_size=2, epochs=1, verbose=0)
+
+
+# -- a full disk, a file size limit, a read-only folder --------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB file system of its own (a tmpfs: needs root, as in CI's container; skipped elsewhere,
+    where the file-size-limit test below still covers the write that fails midway)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (not root)")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk, leave):
+    """Fills `disk` up to `leave` bytes free; returns the filler file."""
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        f.write(b"\0" * max(0, shutil.disk_usage(disk).free - leave))
+    return filler
+
+
+def hidden(folder):
+    return sorted(p.name for p in folder.rglob(".*"))
+
+
+def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(small_disk, digits, tmp_path):
+    """A full disk during a checkpoint crashed h5py (exit 139) and left a temp file of the
+    checkpoint's size: now one line names the folder and the space, the last good checkpoint
+    stays, nothing half-written is left, and the run resumes once there is room."""
+    from zoo.io import WriteError
+
+    work = small_disk / "run"
+    train(work, 1, digits)
+    kept = {p.name: zoo.io.sha256(p) for p in (work / "checkpoints").iterdir()}
+    filler = fill(small_disk, 64 << 10)
+    with pytest.raises(WriteError, match=r"cannot write .*epoch_0002\.weights\.h5: the disk holding .* has .* free "
+                                         r"and .* MB are needed; nothing was changed.*checkpoint of epoch 1 is kept"):
+        train(work, 2, digits)
+    assert {p.name: zoo.io.sha256(p) for p in (work / "checkpoints").iterdir()} == kept and not hidden(work)
+    # a preset, a picture, a remote file: refused whole, nothing left half-written
+    model = small_gan()
+    with pytest.raises(WriteError, match="is full|are needed"):
+        zoo.save_preset(model, small_disk / "preset", dataset="fixture")
+    with pytest.raises(WriteError, match="are needed"):
+        zoo.viz.save_grid(np.random.default_rng(0).integers(0, 256, (64, 64, 64, 3), dtype=np.uint8),
+                          small_disk / "grid.png")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "run"] and not hidden(small_disk)
+    filler.unlink()
+    model, args, history = train(work, 2, digits)  # room again: it resumes from epoch 1
+    assert len(history["d_loss"]) == 2 and sorted(kept) != sorted(p.name for p in (work / "checkpoints").iterdir())
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_and_no_partial_one(tmp_path):
+    """The same guarantee where the space check passes and the write itself fails (here a
+    file-size limit, as `ulimit -f` sets: the kernel refuses the write midway)."""
+    import resource
+
+    from zoo.io import WriteError
+
+    model = small_gan()
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    before = zoo.io.sha256(path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, hard))
+    try:
+        with pytest.raises(WriteError, match=r"cannot write .*w\.weights\.h5: the file is larger than this system "
+                                             r"allows .*; nothing was changed"):
+            small_gan(seed=1).save_weights(path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert zoo.io.sha256(path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["w.weights.h5"]
+
+
+def test_a_read_only_folder_is_named_with_why(tmp_path):
+    from zoo.io import WriteError
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(folder)], capture_output=True)
+    if not subprocess.run(["findmnt", str(folder)], capture_output=True).returncode:
+        expected = "is on a read-only file system"
+    elif os.geteuid() != 0:
+        folder.chmod(0o500)
+        expected = "no permission to write in"
+    else:
+        pytest.skip("root can write anywhere, and no read-only file system could be mounted")
+    try:
+        with pytest.raises(WriteError, match=f"cannot write {folder}/w.weights.h5: .*{expected}.*; nothing was "
+                                             "changed"):
+            small_gan().save_weights(folder / "w.weights.h5")
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

@@ -30,6 +30,7 @@ import sys
 import warnings
 
 from zoo.errors import ZooError
+from zoo.io import atomic_write
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -243,7 +244,7 @@ def cmd_eval(args, rest):
     print(cards.table_row(result))
     print(result["note"])
     out = pathlib.Path(args.out or f"eval_{pathlib.Path(args.name).name}.json")
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out} ({backend} backend)")
     if args.update_card:
         publish.update_card(args.name, {"evaluation": {evaluation.result_key(result): result}})
@@ -396,9 +397,15 @@ def main(argv=None):
         COMMANDS[args.command](args, rest)
     except BrokenPipeError:  # e.g. `zoo info NAME | head`
         return 0
+    except KeyboardInterrupt as e:  # Ctrl-C: where training stopped and how to resume, or just that it stopped
+        print(f"zoo: {e}" if isinstance(e, ZooError) else "zoo: stopped (Ctrl-C)",
+              file=sys.stderr)
+        return 130
     except (ZooError, OSError, ValueError) as e:
         print(f"zoo: error: {e}", file=sys.stderr)
-        return 2
+        # 2: the command was wrong (an unknown name, a bad value); 1: it could not be done (a full
+        # disk, a read-only folder, a network)
+        return 1 if isinstance(e, OSError) else 2
     finally:
         warnings.showwarning = previous
     return 0

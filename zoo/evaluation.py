@@ -24,6 +24,7 @@ from zoo import metrics, publish, registry
 from zoo.cards import cells, sampler_cell, settings_of, table_header, table_row
 from zoo.errors import ZooError
 from zoo.images import resize
+from zoo.io import atomic_write
 
 FEATURES = {"mnist": "features_digits", "fashion_mnist": "features_clothing",
             "anime_faces": "features_anime"}
@@ -301,7 +302,7 @@ def write_into(path, table, marker="evaluation-table"):
     if start not in text or end not in text:
         raise EvaluationError(f"{path} lacks the markers {start} ... {end}")
     head, rest = text.split(start, 1)
-    path.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
+    atomic_write(path, head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1])
 
 
 def main(argv=None):

@@ -22,7 +22,8 @@ import sys
 import time
 
 from zoo import system
-from zoo.errors import TrainingDiverged
+from zoo.errors import TrainingDiverged, ZooError
+from zoo.io import WriteError
 
 
 class RecipeParser(argparse.ArgumentParser):
@@ -237,9 +238,29 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
     except TrainingDiverged as e:
         raise TrainingDiverged(f"{e}; the last good checkpoint is kept in {workdir / 'checkpoints'} "
                                "(lower the learning rate, then run again to resume from it)") from None
+    except WriteError as e:
+        raise WriteError(f"{e}. Training stopped; {_last_kept(workdir)}: free some space, then run the same "
+                         "command again to resume from it") from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped by the user (Ctrl-C) during training; {_last_kept(workdir)}: run the same "
+                          "command again to resume from it") from None
     if not chief:  # rank 0 alone measures the model and writes the preset
         raise SystemExit(0)
     return read_log(workdir / "log.csv")
+
+
+class Interrupted(ZooError, KeyboardInterrupt):
+    """Training was stopped by the user; the message says where it can resume from."""
+
+
+def _last_kept(workdir):
+    from zoo.runs import Checkpoints
+
+    kept = Checkpoints(workdir).kept()
+    if not kept:
+        return f"no checkpoint was written yet in {workdir} (the next run starts at epoch 0)"
+    epoch = max(kept)
+    return f"the checkpoint of epoch {epoch} is kept in {kept[epoch]}"
 
 
 def read_log(path):

@@ -19,6 +19,7 @@ that checkpoint, so that no epoch is repeated or missing.
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -198,16 +199,21 @@ class Checkpoints:
         """After `epoch` finished epochs: the weights, then the sidecar that certifies them."""
         import keras
 
+        from zoo.core.model import weights_bytes
+
         weights = self.dir / f"epoch_{epoch:04d}.weights.h5"
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = weights.with_name(f".{weights.name}.tmp.weights.h5")
-        model.save_weights(tmp)
-        os.replace(tmp, weights)
+        data = weights_bytes(model)  # made in memory, written whole (a full disk is one line, nothing half-written)
         step = int(keras.ops.convert_to_numpy(model.optimizer.iterations)) if model.optimizer else 0
-        atomic_write_json(weights.with_suffix("").with_suffix(".json"), {
-            "epoch": epoch, "step": step, "sha256": sha256(weights), "weights": weights.name,
-            "wall_s": wall_s, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "seed_states": {v.path: keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(model)}})
+        atomic_write(weights, data)
+        try:
+            atomic_write_json(weights.with_suffix("").with_suffix(".json"), {
+                "epoch": epoch, "step": step, "sha256": hashlib.sha256(data).hexdigest(), "weights": weights.name,
+                "wall_s": wall_s, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "seed_states": {v.path: keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(model)}})
+        except OSError:
+            weights.unlink(missing_ok=True)  # weights without their sidecar would only be skipped: not kept
+            raise
         for old in self.sidecars()[KEEP:]:
             if self.keep_every and self._epoch_of(old) % self.keep_every == 0:
                 continue

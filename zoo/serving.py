@@ -16,10 +16,11 @@ TensorFlow.
 
 import os
 import pathlib
+import shutil
 import warnings
 
 from zoo.errors import UnsupportedBackendError, ZooError
-from zoo.io import atomic_write_json
+from zoo.io import WriteError, atomic_write_json, check_space, replace_folder, write_error
 
 FORMATS = {"onnx": ".onnx", "tf_saved_model": "", "litert": ".tflite"}
 BACKENDS = {"onnx": ("tensorflow", "jax"), "tf_saved_model": ("tensorflow", "jax"), "litert": ("tensorflow",)}
@@ -68,6 +69,12 @@ def check_request(fmt, out):
     out = pathlib.Path(os.fspath(out))
     if FORMATS[fmt] and out.suffix != FORMATS[fmt]:
         raise ZooError(f"the output of a {fmt} export must end in {FORMATS[fmt]}; got {out}")
+    if out.is_dir() and not (out / "saved_model.pb").is_file() and any(out.iterdir()):
+        raise ZooError(f"cannot export to {out}: it is a folder that holds files other than a SavedModel's; nothing "
+                       "was changed (export to a new folder)")
+    if out.is_symlink() or (out.exists() and not out.is_dir() and not FORMATS[fmt]):
+        raise ZooError(f"cannot export {fmt} to {out}: it is {'a link' if out.is_symlink() else 'a file'}; a "
+                       f"{fmt} export is {'a folder' if not FORMATS[fmt] else 'a file'}")
     backend = keras.backend.backend()
     if backend not in BACKENDS[fmt]:
         raise UnsupportedBackendError(
@@ -89,14 +96,34 @@ def export_model(model, fmt, out, name=None):
     serving = wrapper(model, function, len(inputs))
     serving(*[np.zeros((1, *shape[1:]), dtype) for _, shape, dtype in inputs])  # builds it
     signature = [keras.InputSpec(shape=shape, dtype=dtype, name=input_name) for input_name, shape, dtype in inputs]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # written beside `out`, then renamed over it: a full disk, a read-only folder or a kill leaves
+    # the old export (or none), never half of one, and no partial file
+    staging = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        check_space(out, sum(int(np.prod(v.shape)) * 4 for v in model.weights))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx patch asks numpy for np.object
-            serving.export(str(out), format=fmt, input_signature=signature, verbose=False)
+            serving.export(str(staging), format=fmt, input_signature=signature, verbose=False)
+        for suffix, content in model.serving_files().items():  # what the serving loop needs beside the graph
+            atomic_write_json(f"{out}.{suffix}", content)
+        if staging.is_dir():
+            replace_folder(staging, out)
+        else:
+            os.replace(staging, out)
     except ImportError as e:
         raise ZooError(f"exporting {fmt} on {backend} needs a package that is not installed ({e}); "
                        "pip install 'zoo[export]'") from None
-    for suffix, content in model.serving_files().items():  # what the serving loop needs beside the graph
-        atomic_write_json(f"{out}.{suffix}", content)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise write_error(out, e) from None
+    except Exception:
+        check_space(out, 1 << 20)  # an exporter's own error on a full disk (not an OSError) says so
+        raise
+    finally:
+        if staging.is_dir():
+            shutil.rmtree(staging, ignore_errors=True)
+        elif staging.exists():
+            staging.unlink()
     return out

@@ -475,8 +475,10 @@ class TextGenerator(Generator):
     def save_samples(self, texts, path, nrow=None):
         import pathlib
 
+        from zoo.io import atomic_write
+
         path = pathlib.Path(path)
-        path.write_text(self.format_samples(texts), encoding="utf-8")
+        atomic_write(path, self.format_samples(texts))
         return path
 
 

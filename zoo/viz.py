@@ -1,10 +1,14 @@
 """Pictures as PNG: sample grids, interpolation strips, loss curves."""
 
+import io
 import math
+import numbers
 import pathlib
 import textwrap
 
 import numpy as np
+
+from zoo.io import atomic_write
 
 
 def grid(images, nrow=None, pad=2, pad_value=255):
@@ -13,6 +17,8 @@ def grid(images, nrow=None, pad=2, pad_value=255):
     if images.ndim != 4 or images.dtype != np.uint8:
         raise ValueError(f"grid takes uint8 images (N, H, W, C); got {images.dtype} {images.shape}")
     n, h, w, c = images.shape
+    if nrow is not None and (not isinstance(nrow, numbers.Integral) or isinstance(nrow, bool) or nrow < 1):
+        raise ValueError(f"nrow is the number of images per row of the grid, a whole number >= 1; got {nrow!r}")
     nrow = nrow or max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / nrow))
     out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), pad_value, np.uint8)
@@ -31,8 +37,12 @@ def save_image(image, path, scale=1):
     if scale != 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pil.save(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot write an image to {path}: name it .png, .jpg or .webp")
+    buffer = io.BytesIO()
+    pil.save(buffer, format=fmt)
+    atomic_write(path, buffer.getvalue())  # whole or not at all, also on a full disk
     return path
 
 
@@ -62,9 +72,10 @@ def _save_figure(fig, ax, path, title):
         ax.set_title(textwrap.fill(title, width=int(fig.get_figwidth() * 9)))
     fig.tight_layout()
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
     _pyplot().close(fig)
+    atomic_write(path, buffer.getvalue())
     return path
 
 

@@ -20,6 +20,7 @@ import zoo.core.distribute as distribute
 import zoo.core.guard as guard
 from zoo.core.optimizers import OptimizerGroup
 from zoo.errors import TrainingDiverged
+from zoo.io import atomic_write
 
 
 def _with_finite_flag(step):
@@ -95,6 +96,18 @@ class ZooModel(keras.Model):
         names = [m.name for m in self.metrics if m.name in logs]
         values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Keras' `save_weights`, written whole or not at all: the `.weights.h5` file is made in
+        memory by Keras' own writer, then written through a temporary file and a rename
+        (`zoo.io.atomic_write`). A full disk or a read-only folder is a one-line
+        `zoo.io.WriteError` with the old file intact and nothing half-written left (h5py writing
+        straight to a full disk fails midway, or crashes). Sharded or remote saves, and
+        `overwrite=False`, are Keras' own."""
+        path = str(filepath)
+        if max_shard_size is not None or not overwrite or "://" in path or not path.endswith(".weights.h5"):
+            return super().save_weights(filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+        atomic_write(filepath, weights_bytes(self))
 
     def _state(self):
         return list(self.variables) + (list(self.optimizer.variables) if self.optimizer is not None else [])
@@ -256,6 +269,24 @@ class ZooModel(keras.Model):
     def build(self, input_shape=None):
         # zoo models create their sub-networks, built, in __init__.
         self.built = True
+
+
+def weights_bytes(model):
+    """The bytes of `model.save_weights(PATH.weights.h5)`, made in memory with Keras' writer."""
+    import io
+
+    from keras.src.saving import saving_lib
+
+    if not model.built:
+        raise ValueError(f"{type(model).__name__} is not built yet: call it on a batch, or build() it, first")
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="",
+                               visited_saveables=set())
+    finally:
+        store.close()
+    return buffer.getvalue()
 
 
 def batched(fn, x, batch_size=None, empty=None):

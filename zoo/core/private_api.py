@@ -39,6 +39,12 @@ PRIVATE = (
      "why": "torch's (not Keras'): the fused clip multiplication"},
     {"name": "_foreach_lerp_", "where": "zoo/core/backend.py",
      "why": "torch's (not Keras'): the EMA update of all averaged weights in one fused in-place call"},
+    {"name": "keras.src.saving.saving_lib", "where": "zoo/core/model.py",
+     "why": "weights_bytes(): Keras' own .weights.h5 writer (H5IOStore over an io.BytesIO, _save_state), so "
+            "that save_weights writes the file whole through zoo.io.atomic_write; public save_weights takes a "
+            "path only, and h5py writing to a full disk fails midway or crashes"},
+    {"name": "_save_state", "where": "zoo/core/model.py",
+     "why": "the same: saving_lib's walk over a model's saveables, into the in-memory store"},
     {"name": "_actions", "where": "zoo/cli.py",
      "why": "argparse's (the standard library's): `zoo sample NAME --help` lists the flags of NAME's options"},
 )
