@@ -85,7 +85,7 @@ def measure(model, x_test, y_test, prompts, pairs, pair_of):
 def main(argv=None):
     p = harness.parser("clip", __doc__, epochs=None, batch_size=128, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="clip_anime")
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=harness.POSITIVE, default=5e-4)
     args = p.parse_args(argv)
     harness.configure(args)
     spec = dict(VARIANTS[args.variant])

@@ -17,8 +17,8 @@ from zoo import harness
 
 def main(argv=None):
     p = harness.parser("dcgan_anime", __doc__, epochs=25, batch_size=64, data="anime_faces")
-    p.add_argument("--width", type=int, default=32, help="channels of the widest-resolution layer")
-    p.add_argument("--label-smoothing", type=float, default=0.1, help="D aims at 1 - s on real images")
+    p.add_argument("--width", type=harness.at_least(1), default=32, help="channels of the widest-resolution layer")
+    p.add_argument("--label-smoothing", type=harness.FRACTION, default=0.1, help="D aims at 1 - s on real images")
     args = p.parse_args(argv)
     harness.configure(args)
     from zoo import data

@@ -33,13 +33,13 @@ VARIANTS = {
 def main(argv=None):
     p = harness.parser("ddpm", __doc__, epochs=None, batch_size=64, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="ddpm_mnist")
-    p.add_argument("--widths", type=int, nargs="+", default=None, help="UNet widths, one per resolution")
-    p.add_argument("--blocks", type=int, default=1, help="residual blocks per resolution")
+    p.add_argument("--widths", type=harness.at_least(1), nargs="+", default=None, help="UNet widths, one per resolution")
+    p.add_argument("--blocks", type=harness.at_least(1), default=1, help="residual blocks per resolution")
     p.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
-    p.add_argument("--timesteps", type=int, default=1000)
-    p.add_argument("--ema-decay", type=float, default=0.999)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--eta", type=float, default=1.0,
+    p.add_argument("--timesteps", type=harness.at_least(2), default=1000)
+    p.add_argument("--ema-decay", type=harness.FRACTION, default=0.999)
+    p.add_argument("--lr", type=harness.POSITIVE, default=1e-3)
+    p.add_argument("--eta", type=harness.number(float, 0, 1), default=1.0,
                    help="DDIM eta stored in the preset: the one generate() uses when given none "
                         "(1: stochastic, as measured best for these short trainings; 0: deterministic)")
     p.add_argument("--clipped-eps", choices=("true", "false"), default="true",

@@ -57,13 +57,13 @@ def sampling_speed(model, prompt, num_samples=8, new_tokens=128):
 def main(argv=None):
     p = harness.parser("gpt", __doc__, epochs=24, batch_size=32, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="gpt_shakespeare")
-    p.add_argument("--steps-per-epoch", type=int, default=250)
-    p.add_argument("--block-size", type=int, default=None)
-    p.add_argument("--layers", type=int, default=None)
-    p.add_argument("--heads", type=int, default=None)
-    p.add_argument("--width", type=int, default=None, help="embedding width")
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--steps-per-epoch", type=harness.at_least(1), default=250)
+    p.add_argument("--block-size", type=harness.at_least(2), default=None)
+    p.add_argument("--layers", type=harness.at_least(1), default=None)
+    p.add_argument("--heads", type=harness.at_least(1), default=None)
+    p.add_argument("--width", type=harness.at_least(1), default=None, help="embedding width")
+    p.add_argument("--dropout", type=harness.FRACTION, default=0.0)
+    p.add_argument("--lr", type=harness.POSITIVE, default=None,
                    help="peak learning rate (default 1e-3; 1e-4 when fine-tuning with --init)")
     p.add_argument("--unknown", choices=("error", "drop"), default="error",
                    help="characters outside a fine-tuned preset's vocabulary: stop, or leave them out")

@@ -22,10 +22,10 @@ from zoo import harness
 
 def main(argv=None):
     p = harness.parser("stylegan", __doc__, epochs=10, batch_size=32, data="anime_faces")
-    p.add_argument("--size", type=int, default=32, help="image side (a power of 2)")
-    p.add_argument("--channel-base", type=int, default=1024, help="channels at resolution r: base / r ...")
-    p.add_argument("--channel-max", type=int, default=128, help="... at most this many")
-    p.add_argument("--gamma", type=float, default=None, help="R1 weight (default 0.0002 * size^2 / batch)")
+    p.add_argument("--size", type=harness.at_least(4), default=32, help="image side (a power of 2)")
+    p.add_argument("--channel-base", type=harness.at_least(1), default=1024, help="channels at resolution r: base / r ...")
+    p.add_argument("--channel-max", type=harness.at_least(1), default=128, help="... at most this many")
+    p.add_argument("--gamma", type=harness.at_least(0, float), default=None, help="R1 weight (default 0.0002 * size^2 / batch)")
     p.add_argument("--name", default="stylegan_anime", help="the preset's name")
     args = p.parse_args(argv)
     harness.configure(args)

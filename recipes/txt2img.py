@@ -180,18 +180,18 @@ def main(argv=None):
     p.add_argument("--text-from", default=None, help="a CLIP preset whose text tower is taken, frozen; none: train one")
     p.add_argument("--cross-attention", nargs="+", default=["1"],
                    help="resolution indices with cross-attention to the words (and the middle); none: pooled only")
-    p.add_argument("--caption-dropout", type=float, default=0.15)
-    p.add_argument("--untagged", type=float, default=0.5, help="untagged faces per tagged face (empty prompt)")
-    p.add_argument("--guidance-scale", type=float, default=3.0, help="the preset's default scale")
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--ema-decay", type=float, default=0.999)
-    p.add_argument("--scales", type=float, nargs="*", default=[1, 1.5, 2, 3, 5, 7.5],
+    p.add_argument("--caption-dropout", type=harness.FRACTION, default=0.15)
+    p.add_argument("--untagged", type=harness.at_least(0, float), default=0.5, help="untagged faces per tagged face (empty prompt)")
+    p.add_argument("--guidance-scale", type=harness.at_least(0, float), default=3.0, help="the preset's default scale")
+    p.add_argument("--lr", type=harness.POSITIVE, default=2e-4)
+    p.add_argument("--ema-decay", type=harness.FRACTION, default=0.999)
+    p.add_argument("--scales", type=harness.at_least(0, float), nargs="*", default=[1, 1.5, 2, 3, 5, 7.5],
                    help="guidance scales measured (with --measure and none given: measure only --rerank)")
-    p.add_argument("--per-prompt", type=int, default=16, help="images per attribute prompt (adherence)")
-    p.add_argument("--fid-num", type=int, default=1000, help="images per scale for FID/KID and CLIP score")
-    p.add_argument("--steps", type=int, default=25, help="DDIM steps of the measurements")
-    p.add_argument("--sample-steps", type=int, default=50, help="DDIM steps of sample.png (the grid each epoch: 20)")
-    p.add_argument("--rerank", type=int, default=0, metavar="K",
+    p.add_argument("--per-prompt", type=harness.at_least(1), default=16, help="images per attribute prompt (adherence)")
+    p.add_argument("--fid-num", type=harness.at_least(2), default=1000, help="images per scale for FID/KID and CLIP score")
+    p.add_argument("--steps", type=harness.at_least(1), default=25, help="DDIM steps of the measurements")
+    p.add_argument("--sample-steps", type=harness.at_least(1), default=50, help="DDIM steps of sample.png (the grid each epoch: 20)")
+    p.add_argument("--rerank", type=harness.at_least(0), default=0, metavar="K",
                    help="also measure adherence with K candidates reranked by CLIP (0: not)")
     p.add_argument("--measure", default=None, metavar="PRESET",
                    help="measure this trained preset folder again (no training) and update its card")

@@ -35,12 +35,12 @@ CLASSES = {"mnist": [str(i) for i in range(10)],
 def main(argv=None):
     p = harness.parser("vae", __doc__, epochs=None, batch_size=128, data=None)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="vae_mnist")
-    p.add_argument("--beta", type=float, default=None, help="override the variant's beta")
-    p.add_argument("--blocks", type=int, default=None, help="override the variant's residual blocks per resolution")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (the peak, with --schedule cosine)")
+    p.add_argument("--beta", type=harness.at_least(0, float), default=None, help="override the variant's beta")
+    p.add_argument("--blocks", type=harness.at_least(1), default=None, help="override the variant's residual blocks per resolution")
+    p.add_argument("--lr", type=harness.POSITIVE, default=1e-3, help="Adam's learning rate (the peak, with --schedule cosine)")
     p.add_argument("--schedule", choices=("constant", "cosine"), default=None,
                    help="the learning rate over the run (default: the variant's; cosine decays to 0 at --epochs)")
-    p.add_argument("--iwae-k", type=int, default=100,
+    p.add_argument("--iwae-k", type=harness.at_least(0), default=100,
                    help="importance samples of the test-set log-likelihood bound (Burda et al. 2016); 0: not measured")
     args = p.parse_args(argv)
     harness.configure(args)

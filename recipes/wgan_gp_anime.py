@@ -19,8 +19,8 @@ from zoo import harness
 
 def main(argv=None):
     p = harness.parser("wgan_gp_anime", __doc__, epochs=20, batch_size=64, data="anime_faces")
-    p.add_argument("--width", type=int, default=32)
-    p.add_argument("--n-critic", type=int, default=5)
+    p.add_argument("--width", type=harness.at_least(1), default=32)
+    p.add_argument("--n-critic", type=harness.at_least(1), default=5)
     harness.add_fid_curve(p, "the generator")
     args = p.parse_args(argv)
     harness.configure(args)

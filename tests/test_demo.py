@@ -11,6 +11,7 @@ says so loudly if it cannot.
 import io
 import shutil
 import socket
+import time
 import urllib.request
 
 import numpy as np
@@ -225,3 +226,34 @@ def test_zoo_demo_prints_its_url_and_serves_only_127_0_0_1():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_request_is_stopped_by_the_stop_button_or_its_time_limit_and_the_next_is_answered(page, monkeypatch):
+    """One request (64 texts of a million characters) held the demo for hours, and cancelling
+    did not stop it: now Stop, or the page's time limit, ends it at its next step, and the next
+    request is answered."""
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    from zoo import demo
+
+    names = [name for name, _, _ in demo.generative_presets(["gan_mnist", "gpt_shakespeare", "vae_mnist",
+                                                                 "ddpm_mnist"])]
+    options = demo.declared_options(names)
+    values = [demo._shown(o) for o in options.values()]
+    huge = [1_000_000 if o.name == "max_new_tokens" else v for o, v in zip(options.values(), values)]
+    client = Client(page, verbose=False)
+    job = client.submit("gpt_shakespeare", 0, 64, *huge, api_name="/generate")
+    deadline = time.time() + 120
+    while job.status().code != Status.PROCESSING and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # well inside its loop
+    assert client.predict(api_name="/stop") == "stopping the running request"
+    assert job.result(timeout=120)[3] == "error: stopped (the Stop button)"
+    start = time.time()
+    assert client.predict("gan_mnist", 3, 4, *values, api_name="/generate")[3] == "4 image(s) from gan_mnist, seed 3"
+    assert time.time() - start < 60
+    monkeypatch.setattr(demo, "TIME_LIMIT_S", 2)
+    status = client.predict("gpt_shakespeare", 0, 64, *huge, api_name="/generate")[3]
+    assert status.startswith("error: stopped after 2 s, the most one request may take on this page")
+    assert client.predict(api_name="/stop") == "nothing is running"

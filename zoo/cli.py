@@ -30,6 +30,7 @@ import sys
 import warnings
 
 from zoo.errors import ZooError
+from zoo.harness import POSITIVE, at_least, number
 from zoo.io import atomic_write
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -293,7 +294,7 @@ def cmd_demo(args, rest):
     except ImportError:
         raise ZooError("zoo demo needs Gradio: pip install 'zoo[demo]'") from None
     print(f"zoo demo: starting on the {backend} backend (models load on first use)", flush=True)
-    demo.serve(args.host, args.port)
+    demo.serve(args.host, args.port, time_limit=args.time_limit)
 
 
 def cmd_train(args, rest):
@@ -328,20 +329,20 @@ def build_parser():
     s = sub.add_parser("sample", parents=[backend, helper], add_help=False,
                        help="draw samples: a PNG grid, or text (zoo sample NAME --help: NAME's options)")
     s.add_argument("name", nargs="?", default=None, help=where)
-    s.add_argument("--num", type=int, default=None, help="how many samples (default: 64 images, 1 text)")
-    s.add_argument("--seed", type=int, default=None, help="random seed: the same seed draws the same samples on "
+    s.add_argument("--num", type=at_least(1), default=None, help="how many samples (default: 64 images, 1 text)")
+    s.add_argument("--seed", type=at_least(0), default=None, help="random seed: the same seed draws the same samples on "
                    "the same backend (default: fresh randomness)")
-    s.add_argument("--nrow", type=int, default=None, help="images per row of the grid (image models only)")
+    s.add_argument("--nrow", type=at_least(1), default=None, help="images per row of the grid (image models only)")
     s.add_argument("--out", default=None, help="output file (images: default samples.png; text: printed unless given)")
     _SUBPARSERS["sample"] = s
     s = sub.add_parser("eval", parents=[backend, helper], add_help=False,
                        help="FID, KID, precision/recall of an image model (zoo eval NAME --help)")
     s.add_argument("name", nargs="?", default=None, help=where)
-    s.add_argument("--num", type=int, default=10000, help="samples to draw (default 10000)")
+    s.add_argument("--num", type=at_least(2), default=10000, help="samples to draw (default 10000)")
     s.add_argument("--features", default=None, help="feature network: a preset (default: the one for "
                    "the model's dataset) or 'inception' (ImageNet InceptionV3; needs the network once)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the samples measured (default 0)")
-    s.add_argument("--size", type=int, default=None, help="measure the samples resized to SIZE x SIZE (to compare "
+    s.add_argument("--seed", type=at_least(0), default=0, help="seed of the samples measured (default 0)")
+    s.add_argument("--size", type=at_least(2), default=None, help="measure the samples resized to SIZE x SIZE (to compare "
                    "models of two resolutions)")
     s.add_argument("--out", default=None, help="JSON file to write (default eval_NAME.json)")
     s.add_argument("--update-card", action="store_true", help="store the result in the preset's card")
@@ -355,7 +356,9 @@ def build_parser():
     s = sub.add_parser("demo", parents=[backend], help="a local web page to play with every model (zoo[demo])")
     s.add_argument("--host", default="127.0.0.1", help="the address to serve on (default 127.0.0.1: this machine "
                    "only; 0.0.0.0 opens it to every network the machine is on)")
-    s.add_argument("--port", type=int, default=7860, help="the port (default 7860)")
+    s.add_argument("--port", type=number(int, 0, 65535), default=7860, help="the port (default 7860; 0: any free one)")
+    s.add_argument("--time-limit", type=POSITIVE, default=None, metavar="S",
+                   help="the most seconds one request may take before it is stopped (default 120)")
     s = sub.add_parser("train", parents=[backend, helper], add_help=False,
                        help="run a recipe (zoo train NAME --help: the recipe's flags)")
     s.add_argument("name", nargs="?", default=None, help="a recipe or a preset it makes")

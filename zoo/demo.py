@@ -11,7 +11,10 @@ eta and sampler for diffusion, truncation for StyleGAN, labels for the cGAN, pro
 temperature, top-k/top-p and length for the GPTs) and their extra pictures (`views()`:
 interpolation, style mixing, the denoising strip). A model loads once per process. Requests
 are queued one at a time (a second waits, it is not lost); long sampling shows its progress.
-Bad input is the API's one-line error, shown on the page; the server goes on.
+One request may take at most `time_limit` seconds (default `TIME_LIMIT_S`, `zoo demo
+--time-limit`), and the Stop button ends the running one: either stops the sampling loop at its
+next step, so the next request in the queue is answered. Bad input is the API's one-line
+error, shown on the page; the server goes on.
 """
 
 import functools
@@ -19,11 +22,56 @@ import math
 import os
 import pathlib
 import tempfile
+import threading
+import time
 
 from zoo.errors import ZooError
 
 DEFAULT_PORT = 7860
 MAX_NUM = 64
+TIME_LIMIT_S = 120  # the most one request may take, in seconds (zoo demo --time-limit)
+
+
+class Stopped(ZooError):
+    """A request was stopped: by the Stop button, or at the page's time limit."""
+
+
+class Jobs:
+    """The requests being worked on, each stopped at its sampling loop's next step (a progress
+    update) once the Stop button is pressed or its time is up."""
+
+    def __init__(self):
+        self.lock, self.running = threading.Lock(), {}
+
+    def listener(self, limit, progress=None):
+        """A progress listener for one request: it stops the request when told to, or past
+        `limit` seconds, and passes the progress on to the page."""
+        start, token = time.monotonic(), object()
+        with self.lock:
+            self.running[token] = False
+
+        def listen(done, total, label):
+            if self.running.get(token):
+                raise Stopped("stopped (the Stop button)")
+            if time.monotonic() - start > limit:
+                raise Stopped(f"stopped after {limit:g} s, the most one request may take on this page (zoo demo "
+                              "--time-limit); ask for fewer images or texts, fewer steps or characters")
+            if progress is not None:
+                progress(done / total, desc=label)
+
+        listen.token = token
+        return listen
+
+    def done(self, listen):
+        with self.lock:
+            self.running.pop(listen.token, None)
+
+    def stop_all(self):
+        """Stops every request being worked on now (a request queued after this runs)."""
+        with self.lock:
+            for token in self.running:
+                self.running[token] = True
+            return len(self.running)
 
 
 @functools.lru_cache(maxsize=None)
@@ -160,19 +208,18 @@ def given_options(model, options, values, declared=None):
     return given
 
 
-def generate(name, seed, num, values, options, out_dir, progress=None):
-    """(image path or None, text, file to download, status line)."""
+def generate(name, seed, num, values, options, out_dir, listener=None):
+    """(image path or None, text, file to download, status line). `listener(done, total,
+    label)` hears the sampling's progress, and may stop it by raising."""
     from zoo import progress as zoo_progress
     from zoo.tasks import TextGenerator
 
     model = model_of(name)
     given = given_options(model, options, values)
-    listener = (lambda done, total, label: progress(done / total, desc=label)) if progress is not None \
-        else (lambda *a: None)
-    with zoo_progress.listen(listener):
+    with zoo_progress.listen(listener or (lambda *a: None)):
         if isinstance(model, TextGenerator):
             call = given_options(model, options, values, model.call_options())  # the prompt, from its own box
-            texts = model.generate(num=_count(num, "number of texts"), seed=_seed(seed),
+            texts = model.generate(num=_count(num, "number of texts"), seed=_seed(seed), progress=True,
                                    **{k: v for k, v in call.items() if v}, **given)
             path = pathlib.Path(out_dir) / f"{name}_seed{_seed(seed)}.txt"
             model.save_samples(texts, path)
@@ -183,14 +230,16 @@ def generate(name, seed, num, values, options, out_dir, progress=None):
     return str(path), "", str(path), f"{len(images)} image(s) from {name}, seed {seed}"
 
 
-def view(name, title, seed, values, options, out_dir):
+def view(name, title, seed, values, options, out_dir, listener=None):
+    from zoo import progress as zoo_progress
     from zoo import viz
 
     model = model_of(name)
     views = model.views()
     if title not in views:
         raise ZooError(f"{name} has no view {title!r}; its views: {', '.join(views) or 'none'}")
-    images, nrow = views[title](_seed(seed), **given_options(model, options, values))
+    with zoo_progress.listen(listener or (lambda *a: None)):
+        images, nrow = views[title](_seed(seed), **given_options(model, options, values))
     path = pathlib.Path(out_dir) / f"{name}_{title.split()[0]}_seed{_seed(seed)}.png"
     viz.save_grid(images, path, nrow=nrow)
     return str(path), "", str(path), f"{title} of {name}, seed {seed}"
@@ -211,8 +260,8 @@ def _safely(function):
 
 
 # -- the page ---------------------------------------------------------------------------
-def build(names=None):
-    """The Gradio Blocks app."""
+def build(names=None, time_limit=None):
+    """The Gradio Blocks app; a request may take `time_limit` seconds (default TIME_LIMIT_S)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -233,7 +282,9 @@ def build(names=None):
                 seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
                 num = gr.Number(value=16, precision=0, label=f"how many (1 to {MAX_NUM})", elem_id="num")
                 controls = [control(option) for option in options.values()]
-                generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                with gr.Row():
+                    generate_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
                 all_views = sorted({t for n, _, _ in presets for t in model_of(n).views()})
                 views = gr.Radio(choices=all_views, label="more pictures", elem_id="views", visible=False)
                 view_button = gr.Button("Draw this picture", elem_id="draw-view", visible=False)
@@ -264,13 +315,30 @@ def build(names=None):
         chosen = [card, *controls, views, view_button, num, image, text]
         chooser.change(choose, chooser, chosen)
         app.load(choose, chooser, chosen)
+        def guarded(function, progress, *args):
+            listen = jobs.listener(TIME_LIMIT_S if time_limit is None else time_limit, progress)
+            try:
+                return _safely(function)(*args, listen)
+            finally:
+                jobs.done(listen)
+
         def on_generate(progress=gr.Progress(), *inputs):  # Gradio passes a Progress only to a positional parameter
             name, s, n, *values = inputs
-            return _safely(generate)(name, s, n, values, options, out_dir, progress)
+            return guarded(generate, progress, name, s, n, values, options, out_dir)
 
+        def on_view(progress=gr.Progress(), *inputs):
+            name, title, s, *values = inputs
+            return guarded(view, progress, name, title, s, values, options, out_dir)
+
+        def on_stop():
+            count = jobs.stop_all()
+            return "stopping the running request" if count else "nothing is running"
+
+        jobs = Jobs()
         generate_button.click(on_generate, [chooser, seed, num, *controls], outputs, api_name="generate")
-        view_button.click(lambda name, title, s, *values: _safely(view)(name, title, s, values, options, out_dir),
-                          [chooser, views, seed, *controls], outputs, api_name="view")
+        view_button.click(on_view, [chooser, views, seed, *controls], outputs, api_name="view")
+        # not queued (it must not wait behind the request it stops); the loop stops at its next step
+        stop_button.click(on_stop, None, status, api_name="stop", queue=False)
     app.queue(default_concurrency_limit=1)
     return app
 
@@ -284,10 +352,10 @@ def _shown(option):
     return option.default
 
 
-def serve(host="127.0.0.1", port=DEFAULT_PORT, block=True, names=None):
+def serve(host="127.0.0.1", port=DEFAULT_PORT, block=True, names=None, time_limit=None):
     """Starts the page and returns (app, url); with `block`, prints the URL and serves until
     interrupted."""
-    app = build(names)
+    app = build(names, time_limit)
     app.launch(server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
                quiet=True)
     url = f"http://{host}:{port}/"

@@ -30,6 +30,10 @@ class RecipeParser(argparse.ArgumentParser):
     """Parses a recipe's flags and keeps them (`args.argv`, `args.recipe`) for its card.
     Parsing only parses: the recipe then calls `configure(args)` before it builds a model."""
 
+    def error(self, message):
+        """One line, as zoo's other errors (argparse prints the whole usage first)."""
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help: its flags)\n")
+
     def parse_args(self, args=None, namespace=None):
         argv = [] if args is None else [str(a) for a in args]
         parsed = super().parse_args(argv, namespace)
@@ -38,6 +42,40 @@ class RecipeParser(argparse.ArgumentParser):
 
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def number(convert=int, low=None, high=None, low_open=False, high_open=False):
+    """An argparse `type`: a finite number (a whole one for `int`) in the range given, refused
+    in one line otherwise (`--epochs -1`, `--batch-size 0`, `--limit 0` were taken silently)."""
+    import math
+
+    kind = "a whole number" if convert is int else "a number"
+    if high is None:
+        wanted = f"{kind} {'>' if low_open else '>='} {low:g}"
+    else:
+        wanted = f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}") from None
+        if not math.isfinite(value) or (low is not None and (value < low or (low_open and value == low))) \
+                or (high is not None and (value > high or (high_open and value == high))):
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}")
+        return value
+
+    parse.__name__ = wanted
+    return parse
+
+
+def at_least(low, convert=int):
+    """`number(convert, low)`: the count flags' type."""
+    return number(convert, low)
+
+
+POSITIVE = number(float, 0, low_open=True)  # a learning rate, a time
+FRACTION = number(float, 0, 1, high_open=True)  # a dropout, a decay, a smoothing
 
 
 def configure(args):
@@ -50,6 +88,7 @@ def configure(args):
     from zoo.core import distribute
 
     devices = getattr(args, "devices", 1)
+    distribute.check_batch_size(getattr(args, "batch_size", None), "--batch-size", devices)  # once, before torchrun
     if distribute.needs_launcher(devices):
         import subprocess
 
@@ -76,17 +115,19 @@ def parser(name, description, epochs, batch_size, data):
     p = RecipeParser(prog=f"recipes/{name}.py", description=description)
     p.recipe = name
     p.add_argument("--data", default=data, help=f"dataset name or path (default: {data})")
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=batch_size)
-    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=at_least(1), default=epochs,
+                   help=f"epochs in all, counting those of a run resumed in WORKDIR (default {epochs})")
+    p.add_argument("--batch-size", type=at_least(1), default=batch_size,
+                   help=f"examples per step, over all devices (default {batch_size})")
+    p.add_argument("--limit", type=at_least(1), default=None, help="train on the first N examples only")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seed of the weights' initialization (default 0)")
     p.add_argument("--init", default=None, help="start from this preset (name or directory): fine-tune")
     p.add_argument("--workdir", default=f"runs/{name}", help="checkpoints, logs, grids")
     p.add_argument("--out", default=None, help="preset directory to write (default: WORKDIR/preset)")
     p.add_argument("--fresh", action="store_true", help="ignore an earlier run's checkpoint in WORKDIR")
-    p.add_argument("--keep-every", type=int, default=0, metavar="N",
+    p.add_argument("--keep-every", type=at_least(0), default=0, metavar="N",
                    help="also keep every N-th epoch's checkpoint (default 0: the newest two only)")
-    p.add_argument("--devices", type=int, default=1,
+    p.add_argument("--devices", type=at_least(1), default=1,
                    help="train data-parallel on N devices (GPUs, or logical CPU devices); --batch-size is the "
                         "global batch, split among them (README, 'Scaling out')")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
@@ -100,7 +141,7 @@ def parser(name, description, epochs, batch_size, data):
 def add_fid_curve(p, drawn_with):
     """The `--fid-curve N` and `--fid-reference PRESET` flags of an image recipe whose
     samples are `drawn_with` (words for the card); see `fid_curve`."""
-    p.add_argument("--fid-curve", type=int, default=0, metavar="N",
+    p.add_argument("--fid-curve", type=at_least(0), default=0, metavar="N",
                    help=f"FID and recall of N images ({drawn_with}, seed 0) from the --init preset and every kept "
                         "checkpoint (--keep-every), into the card with fid_curve.png (default 0: not measured)")
     p.add_argument("--fid-reference", default=None, metavar="PRESET",
@@ -281,11 +322,26 @@ def init_model(args, build):
 
     _check_configured(args)
     keras.utils.set_random_seed(args.seed)
-    if args.init:
-        from zoo.registry import load
+    if not args.init:
+        return build()
+    import warnings
 
-        return load(args.init)
-    return build()
+    from zoo.errors import ZooWarning
+    from zoo.registry import load
+
+    model, fresh = load(args.init), build()  # the new one: what the recipe's flags would have made
+    if type(model) is not type(fresh):
+        raise ZooError(f"--init {args.init} is a {type(model).__name__}; recipes/{args.recipe}.py trains a "
+                       f"{type(fresh).__name__}: give a {type(fresh).__name__} preset (or no --init)")
+    ours, theirs = model.get_config(), fresh.get_config()
+    simple = (int, float, str, bool, list, tuple, type(None))
+    differ = sorted(k for k in ours if k not in ("name", "seed", "trainable", "dtype") and k in theirs
+                    and isinstance(ours[k], simple) and isinstance(theirs[k], simple) and ours[k] != theirs[k])
+    if differ:
+        warnings.warn(f"--init {args.init}: its architecture is kept ({', '.join(f'{k}={ours[k]!r}' for k in differ)}"
+                      f"), not the flags' ({', '.join(f'{k}={theirs[k]!r}' for k in differ)})", ZooWarning,
+                      stacklevel=2)
+    return model
 
 
 def dataset(name, size, description, unit="images", **more):

@@ -119,6 +119,9 @@ def check_replaceable(directory):
     """Refuses to write a preset over anything but a preset (or an empty folder): a folder
     holding a file that its card does not list is not replaced, and the file is named."""
     directory = pathlib.Path(directory)
+    if directory.is_symlink():
+        raise PresetError(f"cannot write a preset to {directory}: it is a link (to {os.readlink(directory)}); "
+                          "nothing was changed (write to the folder it points to, or to a new one)")
     if not directory.exists():
         return
     if not directory.is_dir():

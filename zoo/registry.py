@@ -71,6 +71,10 @@ def is_shipped_name(text):
 def preset_path(name_or_directory):
     """The directory of a preset given by name, path or remote address (fetched into the
     cache); a clear error otherwise."""
+    if not isinstance(name_or_directory, (str, os.PathLike)) or not os.fspath(name_or_directory).strip():
+        raise UnknownModelError(
+            f"a preset is a shipped name ({', '.join(list_models()[:3])}, ...: zoo list), a folder, "
+            f"hf://OWNER/REPO[@REV] or an https:// URL; got {name_or_directory!r}")
     if hub.is_remote(name_or_directory):
         return hub.fetch_preset(name_or_directory)
     text = os.fspath(name_or_directory)
@@ -196,7 +200,10 @@ class Preset:
             model = self.build()
             model.load_weights(self.weights_path)
         except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds)
-            raise PresetError(f"preset {self.path}: cannot load the model: {e}") from e
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            why = next((line for line in lines if "expected" in line.lower()), lines[0] if lines else type(e).__name__)
+            raise PresetError(f"preset {self.path}: its {CONFIG} does not describe its weights, or they are damaged "
+                              f"({why[:300]})") from None
         model.preset_origin = origin
         model.preset_loader = load  # a model that needs another preset (a reranker) loads it through this
         if compile:

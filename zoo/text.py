@@ -115,10 +115,17 @@ class WordTokenizer:
         """The vocabulary of `texts` (sorted; padding first)."""
         return cls(sorted({w for t in texts for w in cls.split(t)}), length)
 
-    @staticmethod
-    def split(text):
+    WORD = r"[a-z0-9][a-z0-9'-]*|,"
+
+    @classmethod
+    def split(cls, text):
         """Lowercase words (letters, digits, hyphens, apostrophes) and commas."""
-        return re.findall(r"[a-z0-9][a-z0-9'-]*|,", str(text).lower())
+        return re.findall(cls.WORD, str(text).lower())
+
+    @classmethod
+    def dropped(cls, text):
+        """The characters of `text` that `split` would lose (not whitespace, not in a word)."""
+        return [c for c in dict.fromkeys(re.sub(cls.WORD, " ", str(text).lower())) if not c.isspace()]
 
     def __len__(self):
         return len(self.vocabulary)
@@ -133,6 +140,12 @@ class WordTokenizer:
         for text in [texts] if single else list(texts):
             if not isinstance(text, str):
                 raise TypeError(f"a prompt is a string; got {type(text).__name__}")
+            lost = self.dropped(text)
+            if lost:
+                raise UnknownWordError(
+                    f"the prompt {text!r} holds {len(lost)} character(s) the model cannot read: "
+                    f"{' '.join(repr(c) for c in lost[:20])}; it reads lowercase English words (letters a-z, digits, "
+                    "hyphens, apostrophes) and commas")
             words = self.split(text)
             missing = sorted({w for w in words if w not in self.index})
             if missing:

@@ -64,10 +64,13 @@ def barrier():
         dist.barrier()
 
 
-def check_batch_size(batch_size, what="the batch size"):
-    if batch_size is not None and _count > 1 and int(batch_size) % _count:
-        raise DistributionError(f"{what} {batch_size} does not divide among the {_count} devices; "
-                                f"give a global batch size that is a multiple of {_count}")
+def check_batch_size(batch_size, what="the batch size", devices=None):
+    """Refuses a global batch that does not divide among the devices (this process's, or
+    `devices`: checked before torchrun starts one process per device)."""
+    devices = _count if devices is None else int(devices)
+    if batch_size is not None and devices > 1 and int(batch_size) % devices:
+        raise DistributionError(f"{what} {batch_size} does not divide among the {devices} devices; "
+                                f"give a global batch size that is a multiple of {devices}")
 
 
 def setup(devices=1):

@@ -275,7 +275,7 @@ def weights_bytes(model):
     """The bytes of `model.save_weights(PATH.weights.h5)`, made in memory with Keras' writer."""
     import io
 
-    from keras.src.saving import saving_lib
+    import keras.src.saving.saving_lib as saving_lib
 
     if not model.built:
         raise ValueError(f"{type(model).__name__} is not built yet: call it on a batch, or build() it, first")

@@ -26,6 +26,7 @@ from keras import layers, ops
 from zoo.core import backend, guard
 from zoo.errors import DataError
 from zoo.networks.transformer import TransformerBlock, normal
+from zoo.progress import Progress
 from zoo.tasks import Option, TextGenerator, register_model
 from zoo.text import CharTokenizer, RandomWindows, UnknownCharacterError, windows  # noqa: F401
 
@@ -229,12 +230,15 @@ class GPT(TextGenerator):
         ids = np.repeat(self.tokenizer.encode(prompt)[None], num, axis=0)
         uniforms = np.random.default_rng(seed).random((max_new_tokens, num)).astype("float32")
         sampler = self._sampler(temperature, top_k, top_p, use_cache)
+        bar = Progress(max_new_tokens, unit="character", label=f"{self.name}: {num} text(s)") if progress else None
         context, new, done = ids[:, -(self.block_size - 1):], [], 0  # room for one new token at least
         while done < len(uniforms):
             steps = min(len(uniforms) - done, self.block_size - context.shape[1])
             tokens = np.asarray(ops.convert_to_numpy(sampler(context, uniforms[done:done + steps])), np.int32)
             new.append(tokens)
             done += steps
+            if bar is not None:
+                bar.add(steps)
             context = np.concatenate([context, tokens], axis=1)[:, -(self.block_size // 2):]
         new = np.concatenate(new, axis=1) if new else np.zeros((num, 0), np.int32)
         texts = []
