@@ -511,3 +511,74 @@ def test_a_read_only_folder_is_named_with_why(tmp_path):
             small_gan().save_weights(folder / "w.weights.h5")
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+# -- refusals: one line, naming the problem and the expected form ------------------------------
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "gan_mnist", "--epochs", "-1"], "argument --epochs: must be a whole number >= 1; got '-1'"),
+    (["train", "gan_mnist", "--limit", "0"], "argument --limit: must be a whole number >= 1; got '0'"),
+    (["train", "gan_mnist", "--batch-size", "0"], "argument --batch-size: must be a whole number >= 1; got '0'"),
+    (["train", "ddpm", "--ema-decay", "1"], "argument --ema-decay: must be a number in [0, 1); got '1'"),
+    (["train", "vae_mnist", "--lr", "nan"], "argument --lr: must be a number > 0; got 'nan'"),
+    (["sample", "gan_mnist", "--nrow", "0"], "argument --nrow: must be a whole number >= 1; got '0'"),
+    (["sample", "gan_mnist", "--num", "1000000000000"], "num must be a whole number from 0 to 100000"),
+    (["demo", "--time-limit", "0"], "argument --time-limit: must be a number > 0; got '0'"),
+])
+def test_bad_flags_are_one_line_naming_the_expected_form(capsys, argv, expected):
+    """`--limit 0` trained on the whole set, `--batch-size 0` at 32 with 0 on the card, `--epochs
+    -1` and a huge `--num` gave tracebacks: every flag is checked like a sampling option."""
+    from conftest import zoo_cli
+
+    status, out, err = zoo_cli(capsys, *argv, "--out", os.devnull) if argv[0] == "sample" else zoo_cli(capsys, *argv)
+    assert status == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_unclear_refusals_are_one_line(tmp_path, digits):
+    from zoo.core import distribute
+    from zoo.errors import UnknownModelError
+
+    for name in (None, "", "  "):
+        with pytest.raises(UnknownModelError, match=r"a preset is a shipped name .* or an https:// URL; got"):
+            zoo.load(name)
+    gan = small_gan()
+    real = zoo.save_preset(gan, tmp_path / "real", dataset="fixture")
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(PresetError, match=r"link: it is a link \(to .*real\); nothing was changed"):
+        zoo.save_preset(gan, tmp_path / "link", dataset="fixture")
+    config = json.loads((real / "config.json").read_text())
+    config["config"]["latent_dim"] = 9  # a config that does not match its weights
+    (real / "config.json").write_text(json.dumps(config))
+    zoo.cards.write_card(real)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(PresetError) as error:
+            zoo.load(real)
+    assert "config.json does not describe its weights" in str(error.value) and "\n" not in str(error.value)
+    args = argparse.Namespace(devices=3, batch_size=32, precision="float32")
+    with pytest.raises(distribute.DistributionError, match="--batch-size 32 does not divide among the 3 devices"):
+        harness.configure(args)  # before torchrun starts three processes that each fail
+
+
+def test_ctrl_c_during_training_says_where_it_stopped_and_how_to_resume(tmp_path, digits):
+    class CtrlC(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    model, args, _ = train(tmp_path / "run", 1, digits)
+    args.epochs = 3
+    with pytest.raises(harness.Interrupted, match=r"stopped by the user \(Ctrl-C\) during training; the checkpoint "
+                                                  r"of epoch 1 is kept in .*epoch_0001.weights.h5: run the same "
+                                                  r"command again to resume from it"):
+        harness.fit(model, digits[:64], args, callbacks=[CtrlC()])
+
+
+def test_init_from_a_preset_of_another_class_is_refused(tmp_path, capsys, mnist_tiny):
+    """`--init` with a preset of another class wrote a preset of that class under the recipe's
+    name."""
+    from conftest import zoo_cli
+
+    status, _, err = zoo_cli(capsys, "train", "gan_mnist", "--init", "cgan_mnist", "--epochs", "1",
+                             "--workdir", tmp_path / "run", "--data", mnist_tiny)
+    assert status == 2 and "--init cgan_mnist is a CGAN; recipes/gan_mnist.py trains a GAN" in err, err
+    assert not (tmp_path / "run").exists()

@@ -125,6 +125,11 @@ def test_unknown_words_and_bad_inputs_are_refused(trained):
     model, _ = trained
     with pytest.raises(OptionError, match="'purple'"):
         model.generate("a purple square", num=1, progress=False)
+    # another script was reduced to the empty prompt, silently: what tokenizing would lose is refused
+    with pytest.raises(OptionError, match="holds 2 character\\(s\\) the model cannot read: '红' '色'"):
+        model.generate("红色", num=1, progress=False)
+    with pytest.raises(OptionError, match="cannot read: '!'"):
+        model.generate("red!", num=1, progress=False)
     with pytest.raises(OptionError, match="prompt must be a prompt or a list of prompts"):
         model.generate(prompt=3, num=1)
     with pytest.raises(OptionError, match="'prompts'"):

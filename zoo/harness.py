@@ -271,10 +271,11 @@ def fit(model, x, args, grid=None, grid_every=1, text=None, **fit_kwargs):
     elif hasattr(x, "epoch"):
         x.epoch = done  # a dataset that draws by (seed, epoch, step) goes on where it was
     chief = distribute.is_chief()
+    extra = list(fit_kwargs.pop("callbacks", None) or [])
     try:
         model.fit(x, epochs=args.epochs, initial_epoch=min(done, args.epochs), verbose=args.verbose if chief else 0,
-                  callbacks=_callbacks(model, workdir, wall_s, grid, grid_every, text,
-                                       getattr(args, "keep_every", 0)) if chief else [],
+                  callbacks=(_callbacks(model, workdir, wall_s, grid, grid_every, text,
+                                        getattr(args, "keep_every", 0)) if chief else []) + extra,
                   **fit_kwargs)
     except TrainingDiverged as e:
         raise TrainingDiverged(f"{e}; the last good checkpoint is kept in {workdir / 'checkpoints'} "

@@ -30,6 +30,8 @@ from zoo.core.model import ZooModel, batched, to_uint8
 from zoo.errors import ZooError
 
 MAX_SEED = 2**32 - 1
+MAX_IMAGES = 100_000  # images one generate() call draws (all are held in memory); more: several calls
+MAX_TEXTS = 10_000
 
 # -- registration -----------------------------------------------------------------------------
 MODELS = {}  # registered name ("zoo>GAN") -> class: what a preset's config.json may name
@@ -354,7 +356,7 @@ class ImageGenerator(Generator):
             if not per_image:
                 raise OptionError(f"give the number of images to draw (num), e.g. {self.default_num}")
             num = len(per_image[0][1])
-        num = check_count("num", num, 0)
+        num = check_count("num", num, 0, MAX_IMAGES)
         for key, value in per_image:
             if len(value) == 1 and num != 1:
                 settings[key] = np.repeat(value, num)
@@ -458,7 +460,7 @@ class TextGenerator(Generator):
         settings = self.resolve_options(**options)
         if not isinstance(prompt, str) or not prompt:
             raise OptionError(f"prompt must be a non-empty string (e.g. a newline); got {prompt!r}")
-        count = 1 if num is None else check_count("num", num, 0)
+        count = 1 if num is None else check_count("num", num, 0, MAX_TEXTS)
         seed = check_seed(seed)
         batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
         texts = self.generate_texts(prompt, count, seed, batch_size=batch_size, progress=bool(progress),

@@ -24,8 +24,9 @@ class DDIM(Sampler):
 
     def declare(self, model):
         return super().declare(model) + [
-            Option("eta", "float", 0.0, low=0.0, label="η={value:g}",
-                   help="DDIM's eta: 0 deterministic given x_T, 1 fresh noise every step (DDPM-like)"),
+            Option("eta", "float", 0.0, low=0.0, high=1.0, label="η={value:g}",
+                   help="DDIM's eta: 0 deterministic given x_T, 1 fresh noise every step (DDPM-like); above 1 the "
+                        "noise outgrows the schedule and the images turn to noise"),
             Option("clipped_eps", "bool", True, label={True: "", False: "raw ε"},
                    help="re-derive eps from the clipped x_0 (true) or keep the network's (false)")]
 
