@@ -182,10 +182,10 @@ def main(argv=None):
                    help="resolution indices with cross-attention to the words (and the middle); none: pooled only")
     p.add_argument("--caption-dropout", type=harness.FRACTION, default=0.15)
     p.add_argument("--untagged", type=harness.at_least(0, float), default=0.5, help="untagged faces per tagged face (empty prompt)")
-    p.add_argument("--guidance-scale", type=harness.at_least(0, float), default=3.0, help="the preset's default scale")
+    p.add_argument("--guidance-scale", type=harness.number(float, 0, 20), default=3.0, help="the preset's default scale")
     p.add_argument("--lr", type=harness.POSITIVE, default=2e-4)
     p.add_argument("--ema-decay", type=harness.FRACTION, default=0.999)
-    p.add_argument("--scales", type=harness.at_least(0, float), nargs="*", default=[1, 1.5, 2, 3, 5, 7.5],
+    p.add_argument("--scales", type=harness.number(float, 0, 20), nargs="*", default=[1, 1.5, 2, 3, 5, 7.5],
                    help="guidance scales measured (with --measure and none given: measure only --rerank)")
     p.add_argument("--per-prompt", type=harness.at_least(1), default=16, help="images per attribute prompt (adherence)")
     p.add_argument("--fid-num", type=harness.at_least(2), default=1000, help="images per scale for FID/KID and CLIP score")

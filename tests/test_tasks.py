@@ -126,3 +126,46 @@ def test_a_config_of_the_old_ddpm_class_loads_as_a_diffusion_model(tmp_path):
     options = dict(sampler="ddim", steps=2, seed=3)
     np.testing.assert_array_equal(preset.load().generate(2, progress=False, **options),
                                   zoo.load("ddpm_mnist").generate(2, progress=False, **options))
+
+
+@pytest.mark.once_under("torch", "what an option's range end gives is the same on every backend")
+def test_every_numeric_option_has_two_ends_and_they_give_finite_varied_samples():
+    """An option's declared range is one in which sampling stays meaningful: eta 10**6 turned
+    the images to noise, guidance 10**6 saturated every pixel. Every int and float option of
+    every shipped generator declares both ends; the ends of the cheap ones are tried here (the
+    diffusion models' at 2 steps)."""
+    import warnings
+
+    from zoo import registry
+    from zoo.tasks import Generator, TextGenerator
+
+    cheap = {"gan_mnist", "vae_mnist", "stylegan_anime", "gpt_shakespeare", "ddpm_mnist", "txt2img_fashion",
+             "cgan_mnist"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        models = {name: registry.load(name) for name in registry.list_models()}
+    for name, model in models.items():
+        if not isinstance(model, Generator):
+            continue
+        for option in model.sampling_options():
+            if option.kind not in ("int", "float"):
+                continue
+            assert option.low is not None and option.high is not None, f"{name}: {option.name} has an open end"
+            if name not in cheap:
+                continue
+            for end in (option.low, option.high):
+                value = end + (1e-3 if option.kind == "float" else 1) if option.low_open and end == option.low else end
+                settings = {option.name: value, **{k: v[0] if isinstance(v, (list, tuple)) else v
+                                                   for k, v in option.when.items()}}
+                if option.name != "steps" and any(o.name == "steps" for o in model.sampling_options()):
+                    settings.setdefault("steps", 2)
+                if option.name in ("max_new_tokens", "steps") and end == option.high:
+                    continue  # a bound on work (the demo's time limit), not on meaning: tried by the battery
+                if isinstance(model, TextGenerator):
+                    text = model.generate("the ", seed=0, **{"max_new_tokens": 20, **settings})
+                    assert len(text) == 4 + settings.get("max_new_tokens", 20), (name, option.name, value)
+                    continue
+                images = model.generate(4, seed=0, progress=False, **settings)
+                saturated = np.mean((images == 0) | (images == 255))
+                # not one colour, and not saturated (MNIST's own digits leave ~80% of pixels at 0)
+                assert images.std() > 5 and saturated < 0.9, (name, option.name, value, images.std(), saturated)

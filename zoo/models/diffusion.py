@@ -38,6 +38,8 @@ from zoo.networks.unet import build_unet
 from zoo.progress import Progress
 from zoo.tasks import ImageGenerator, Option, OptionError, register_model
 
+MAX_GUIDANCE = 20.0  # classifier-free guidance past this saturates the images (most pixels at 0 or 255)
+
 
 # -- the model -----------------------------------------------------------------------
 @register_model(legacy_names=("DDPM",))
@@ -203,8 +205,9 @@ class DiffusionModel(ImageGenerator):
             options["labels"] = Option("labels", "labels", None, high=self.num_classes - 1, nullable=True,
                                        help="the class of each image (default: 0, 1, 2, ... in turn)")
             options["guidance_scale"] = Option("guidance_scale", "float", self.guidance_scale, low=0.0,
-                                               label="cfg {value:g}",
-                                               help="classifier-free guidance; <= 1: none")
+                                               high=MAX_GUIDANCE, label="cfg {value:g}",
+                                               help="classifier-free guidance; <= 1: none (past about 20 the "
+                                                    "images saturate)")
         return self.with_sampling_defaults(options)
 
     def with_sampling_defaults(self, options):

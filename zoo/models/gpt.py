@@ -212,7 +212,8 @@ class GPT(TextGenerator):
     def sampling_options(self):
         return [
             Option("max_new_tokens", "int", 200, low=0, high=1_000_000, help="characters to add to the prompt"),
-            Option("temperature", "float", 1.0, low=0.0, help="softmax temperature; 0 picks the likeliest"),
+            Option("temperature", "float", 1.0, low=0.0, high=5.0,
+                   help="softmax temperature; 0 picks the likeliest (at 5 the characters are near uniform)"),
             Option("top_k", "int", None, low=1, high=self.vocab_size, nullable=True,
                    help="keep the k likeliest characters (None: all)"),
             Option("top_p", "float", None, low=0.0, low_open=True, high=1.0, nullable=True,

@@ -35,7 +35,7 @@ from keras import ops
 from zoo.errors import DataError
 from zoo.images import resize
 from zoo.models.clip import l2_normalize
-from zoo.models.diffusion import DiffusionModel
+from zoo.models.diffusion import MAX_GUIDANCE, DiffusionModel
 from zoo.networks.transformer import TextTower
 from zoo.networks.unet import build_unet, unconditional_layers
 from zoo.tasks import Option, OptionError, register_model
@@ -203,8 +203,9 @@ class TextToImage(DiffusionModel):
                                 "unconditional prompt)"),
                     Option("negative_prompt", "prompts", None, nullable=True,
                            help="what guidance steers away from, instead of the empty prompt"),
-                    Option("guidance_scale", "float", self.guidance_scale, low=0.0, label="cfg {value:g}",
-                           help="classifier-free guidance; <= 1: none")]
+                    Option("guidance_scale", "float", self.guidance_scale, low=0.0, high=MAX_GUIDANCE,
+                           label="cfg {value:g}", help="classifier-free guidance; <= 1: none (past about 20 the "
+                           "images saturate)")]
         if self.reranker:
             options.append(Option("candidates", "int", 1, low=1, high=64,
                                   help=f"images drawn per output, the one {self.reranker} scores best kept"))
