@@ -161,6 +161,9 @@ def test_a_text_model_takes_num_and_its_own_flags(tmp_path, capsys):
                               "0.8", "--stop", "\n", "--seed", "0", "--out", out)
     assert status == 0 and "3 samples of gpt_tang" in text
     assert len(out.read_text(encoding="utf-8").strip().split("\n\n")) == 3
+    status, _, err = zoo_cli(capsys, "sample", "gpt_tang", "--max-new-tokens", "2", "--out", tmp_path / "poem.png")
+    assert status == 2 and "writes text, not an image: name the file .txt" in err  # text was written into a .png
+    assert not (tmp_path / "poem.png").exists()
     # a real process: the text goes to stdout as the user's shell gets it
     text = run(["-m", "zoo", "sample", "gpt_shakespeare", "--prompt", "ROMEO:", "--max-new-tokens", "20",
                 "--seed", "1"]).stdout

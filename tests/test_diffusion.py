@@ -106,7 +106,7 @@ def test_a_call_without_eta_uses_the_models_eta_which_a_preset_keeps(trained, tm
     np.testing.assert_allclose(loaded.denoise(x_T, "ddim", 10, seed=1),
                                model.denoise(x_T, "ddim", 10, eta=1.0, seed=1), atol=1e-5)
     assert not np.allclose(loaded.denoise(x_T, "ddim", 10, seed=1), deterministic, atol=1e-3)
-    with pytest.raises(OptionError, match=r"eta must be in \[0, inf\]; got -0.5"):
+    with pytest.raises(OptionError, match=r"eta must be in \[0, 1\]; got -0.5"):
         small_ddpm(eta=-0.5)
 
 
@@ -144,7 +144,7 @@ def test_bad_sampler_settings_are_refused_clearly(trained):
         model.generate(1, steps=31)
     with pytest.raises(ValueError, match="takes all T=30 steps"):
         model.generate(1, sampler="ddpm", steps=10)
-    for bad, message in [(-1.0, r"eta must be in \[0, inf\]"), (float("nan"), "eta must be a finite number"),
+    for bad, message in [(-1.0, r"eta must be in \[0, 1\]"), (float("nan"), "eta must be a finite number"),
                          ("1", "eta must be a number; got '1' \\(str\\)")]:
         with pytest.raises(OptionError, match=message):
             model.generate(1, eta=bad)

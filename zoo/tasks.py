@@ -480,6 +480,8 @@ class TextGenerator(Generator):
         from zoo.io import atomic_write
 
         path = pathlib.Path(path)
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"):
+            raise OptionError(f"{self.name} writes text, not an image: name the file .txt (got {path})")
         atomic_write(path, self.format_samples(texts))
         return path
 
