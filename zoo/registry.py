@@ -205,6 +205,9 @@ class Preset:
             raise PresetError(f"preset {self.path}: its {CONFIG} does not describe its weights, or they are damaged "
                               f"({why[:300]})") from None
         model.preset_origin = origin
+        # the steps its weights had: fine-tuning continues the EMA warm-up (and any ramp) from there
+        model.steps_before = int(self.card.get("steps") or 0) + int((self.card.get("init_training") or {}).get("steps")
+                                                                    or 0)
         model.preset_loader = load  # a model that needs another preset (a reranker) loads it through this
         if compile:
             model.compile()

@@ -39,6 +39,8 @@ def _with_finite_flag(step):
 
 
 class ZooModel(keras.Model):
+    steps_before = 0  # optimizer steps the weights had before this object trained them (a preset's, from its card)
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for name, training in (("train_step", True), ("test_step", False)):
@@ -96,6 +98,15 @@ class ZooModel(keras.Model):
         names = [m.name for m in self.metrics if m.name in logs]
         values = [logs[n] for n in names] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
+
+    def steps_done(self, optimizer=None):
+        """The optimizer steps these weights have had, as a float tensor: this training's
+        (`optimizer.iterations`) and, for a model loaded from a preset, those its card records
+        (`steps_before`). What depends on the step (an EMA's warm-up, a ramp) uses this, so that
+        fine-tuning a preset after `compile()` (a new optimizer, at step 0) goes on where the
+        preset left it instead of starting again."""
+        optimizer = self.optimizer if optimizer is None else optimizer
+        return ops.cast(optimizer.iterations, "float32") + float(self.steps_before)
 
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Keras' `save_weights`, written whole or not at all: the `.weights.h5` file is made in

@@ -149,8 +149,8 @@ class DiffusionModel(ImageGenerator):
         variables = self.trainable_variables
         loss, grads = self.value_and_grad(self._loss(data, training=True), variables)
         self.optimizer.apply(grads, variables)
-        # EMA with the usual warm-up: decay min(d, (1 + n) / (10 + n)) after n steps
-        n = ops.cast(self.optimizer.iterations, "float32")
+        # EMA with the usual warm-up: decay min(d, (1 + n) / (10 + n)) after n steps (a preset's included)
+        n = self.steps_done()
         decay = ops.minimum(self.ema_decay, (1.0 + n) / (10.0 + n))
         backend.moving_average(self.ema_network.weights, self.network.weights, decay)
         return self.update_trackers(loss=loss)

@@ -378,7 +378,7 @@ class StyleGAN(AdversarialModel):
         # w_avg and the EMA generator (half-life ema_kimg thousand images, ramped up)
         w_mean = ops.mean(ops.stop_gradient(w), axis=0)
         self.w_avg.assign(w_mean + self.w_avg_beta * (self.w_avg - w_mean))
-        images_seen = ops.cast(self.optimizer["g"].iterations, "float32") * ops.cast(batch, "float32")
+        images_seen = self.steps_done(self.optimizer["g"]) * ops.cast(batch, "float32")  # a preset's included
         half_life = ops.minimum(self.ema_kimg * 1000.0, images_seen * self.ema_rampup)
         beta = ops.power(0.5, ops.cast(batch, "float32") / ops.maximum(half_life, 1e-8))
         pairs = [(e, v) for e, v in zip(self.ema_generator.weights, self.generator.weights) if v.trainable]
