@@ -221,3 +221,13 @@ def test_progress_goes_to_stderr_in_plain_lines_off_a_terminal(capsys, tmp_path)
     assert status == 0 and out.startswith("wrote ") and "steps" not in out
     assert "ddpm_mnist: ddim: 4/4 steps (100%)" in err
     assert "\r" not in err and "\x1b" not in err and "\b" not in err
+
+
+def test_labels_without_num_give_the_count_as_the_readme_says(tmp_path, capsys):
+    """The README's `zoo sample cgan_mnist --labels 7 7 7 1 1 1` failed ("num is 64 but 6
+    labels were given"): a condition per image gives the count; one label is repeated."""
+    status, out, err = zoo_cli(capsys, "sample", "cgan_mnist", "--labels", "7", "7", "7", "1", "1", "1", "--seed", "0",
+                               "--out", tmp_path / "sevens.png")
+    assert status == 0 and "6 samples of cgan_mnist" in out, err
+    status, out, _ = zoo_cli(capsys, "sample", "cgan_mnist", "--labels", "7", "--out", tmp_path / "all.png")
+    assert status == 0 and "64 samples of cgan_mnist" in out

@@ -163,20 +163,46 @@ def task_of(card):
     return classes.get(card.get("class"), Task).declarations(card)  # an unknown class: what any model declares
 
 
+# licences from the least restrictive to the most; a derived preset takes the most restrictive of its inputs
+LICENSES = ("mit", "cc-by-sa-3.0", "other")
+
+
+def license_of(card):
+    """The weights' licence: the most restrictive of the dataset's (a dataset zoo does not know
+    is "other": its terms are its owner's) and, for a preset derived from another, the base's."""
+    dataset = card.get("dataset") or {}
+    data = DATASETS.get(dataset.get("name"))
+    found = [data.get("license", "mit") if data is not None else "other"]
+    base = card.get("base_model")
+    if isinstance(base, dict):
+        found.append(base.get("license") or "other")
+    return max(found, key=lambda name: LICENSES.index(name) if name in LICENSES else len(LICENSES))
+
+
+def is_derived(card):
+    """Whether the card's weights were trained further from another preset on other data (its
+    `base_model`), so that its name is its own, not the base's."""
+    return isinstance(card.get("base_model"), dict)
+
+
 def front_matter(card):
-    """The YAML front matter's fields, as a dict."""
+    """The YAML front matter's fields, as a dict (`base_model`: Hugging Face's lineage field)."""
     dataset = card.get("dataset") or {}
     data = DATASETS.get(dataset.get("name"), {})
     task = task_of(card)
     fields = {
         "library_name": "keras",
-        "license": data.get("license", "mit"),
+        "license": license_of(card),
         "pipeline_tag": task["pipeline_tag"],
         "tags": list(task["tags"]),
         "datasets": [data["hub"]] if data.get("hub") else [],
     }
-    if fields["license"] == "other":
-        fields["license_name"] = "research-only"
+    if fields["license"] not in LICENSES:
+        fields["license_name"], fields["license"] = fields["license"], "other"
+    elif fields["license"] == "other":
+        fields["license_name"] = "research-only" if data else "the data owner's terms"
+    if is_derived(card):
+        fields["base_model"] = card["base_model"].get("name")
     return fields
 
 
@@ -314,11 +340,19 @@ def render(card, files=()):
     dataset = card.get("dataset") or {}
     data = DATASETS.get(dataset.get("name"), {})
     task = task_of(card)
-    out = [_front_matter_text(front_matter(card)), f"# {name}", "", card.get("description", "").strip() + ".", ""]
+    description = card.get("description", "").strip()
+    out = [_front_matter_text(front_matter(card)), f"# {name}", ""]
+    out += [description + ".", ""] if description else []
+    base = card.get("base_model") if is_derived(card) else None
+    if base:
+        out += [f"Trained further from `{base.get('name')}` (weights sha256 {str(base.get('sha256'))[:16]}...).", ""]
     if "sample.png" in files:
         out += [f"![{name} samples](sample.png)", ""]
-    out += ["## Use", "", "```python", "import zoo", "", f'model = zoo.load("{name}")   # or a folder / '
-            'hf://owner/repo / https:// address']
+    # a shipped name, unless the card's weights came from another preset (a fine-tune has its own name)
+    shipped = (PRESETS_DIR / name / METADATA).is_file() and (not base or base.get("name") == name)
+    load = (f'model = zoo.load("{name}")   # or a folder / hf://owner/repo / https:// address' if shipped else
+            f'model = zoo.load("path/to/{name}")   # this folder (or hf://owner/repo, https://...)')
+    out += ["## Use", "", "```python", "import zoo", "", load]
     out += list(task["usage"])
     out += ["```", ""]
     if task["cli_usage"]:
@@ -327,10 +361,13 @@ def render(card, files=()):
     out += ["## Training", "", "| | |", "|---|---|",
             f"| model | {card.get('class')}, {params.get('total', 0):,} parameters |",
             f"| data | {dataset.get('description', dataset.get('name'))} |",
-            f"| recipe | `{card.get('recipe')}` |",
+            f"| recipe | `{card.get('recipe')}` |" if card.get("recipe") else
+            "| recipe | none recorded (saved with `zoo.save_preset` from Python) |",
             f"| backend | {card.get('backend')} (the weights load on TensorFlow, JAX and PyTorch) |",
-            f"| epochs / steps / batch | {card.get('epochs')} / {card.get('steps')} / {card.get('batch_size')} |",
-            f"| wall time | {card.get('wall_time_s', 0) / 60:.0f} min |",
+            f"| epochs / steps / batch | " + " / ".join("—" if card.get(k) is None else str(card[k])
+                                                    for k in ("epochs", "steps", "batch_size")) + " |",
+            f"| wall time | {card['wall_time_s'] / 60:.0f} min |" if card.get("wall_time_s") is not None else
+            "| wall time | not recorded |",
             f"| machine | {card.get('machine')} |",
             f"| Keras | {card.get('keras_version')} |", ""]
     if card.get("init"):
@@ -359,10 +396,19 @@ def render(card, files=()):
             "A small model for learning, research and fine-tuning on one machine; trained at low resolution "
             "within a CPU budget, so its samples are far from the state of the art. "
             + (task["limits"] or data.get("limits", "")),
-            "", "Weights licence: "
-            + ("research only, as the data's terms above." if front_matter(card)["license"] == "other"
-               else "MIT (zoo's licence)."), ""]
+            "", "Weights licence: " + _licence_words(card), ""]
     return "\n".join(out)
+
+
+def _licence_words(card):
+    licence = license_of(card)
+    if licence == "other":
+        known = DATASETS.get((card.get("dataset") or {}).get("name")) is not None
+        why = "the data's terms above" if known else "the data's owner's terms, which zoo does not know"
+        if is_derived(card) and card["base_model"].get("license") == "other":
+            why += f", and those of `{card['base_model'].get('name')}`, which it was trained from"
+        return f"research only, as {why}."
+    return "MIT (zoo's licence)." if licence == "mit" else f"{licence}, as the data's terms above."
 
 
 def summary(card, name=None, folder=None, markdown=False):

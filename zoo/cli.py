@@ -221,7 +221,11 @@ def cmd_sample(args, rest):
     options = model_options(model, args.name, rest, f"zoo sample {args.name}")
     if args.num is not None:
         check_count("--num", args.num, 1)
-    samples = model.generate(num=model.default_num if args.num is None else args.num, seed=args.seed, **options)
+    num = args.num
+    if num is None:  # --labels 7 7 1 (a condition per image) gives the count; else the model's default
+        per_image = [v for v in model.resolve_options(**options).values() if getattr(v, "ndim", 0) >= 1 and len(v) > 1]
+        num = None if per_image else model.default_num
+    samples = model.generate(num=num, seed=args.seed, **options)
     out = args.out or model.default_out
     if out is None:
         sys.stdout.write(model.format_samples(samples))

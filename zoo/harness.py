@@ -364,6 +364,12 @@ def finish(model, args, name, history, dataset, description, pictures, **card):
     workdir = pathlib.Path(args.workdir)
     out = pathlib.Path(args.out or workdir / "preset")
     wall = workdir / "wall.json"
+    from zoo.cards import DATASETS
+
+    data = getattr(args, "data", None)
+    if args.init and data is not None and str(data) not in DATASETS:
+        # fine-tuned on the user's data: its own name (the folder's, or NAME_DATA), not the shipped one it came from
+        name = out.name if out.name != "preset" else f"{name}_{pathlib.Path(str(data).rstrip('/')).stem}"
     final = {k: round(v[-1], 4) for k, v in history.items()}
     argv = " ".join(shlex.quote(a) for a in args.argv)
     if args.init and "init_training" not in card:  # the training the --init preset had had

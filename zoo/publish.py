@@ -12,7 +12,7 @@ import os
 import pathlib
 import shutil
 
-from zoo import cards
+from zoo import cards, system
 from zoo.cards import CERTIFIED, CONFIG, METADATA, PRESETS_DIR, WEIGHTS
 from zoo.errors import PresetError
 from zoo.io import atomic_write, replace_folder, sha256
@@ -100,7 +100,11 @@ def save_preset(model, directory, **card):
             "class": type(model).__name__,
             "parameters": parameter_counts(model),
             "keras_version": keras.__version__,
+            "backend": keras.backend.backend(),
+            "machine": system.machine(),
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            # a model loaded from a preset and trained further: what it came from (its licence binds this one)
+            **({"base_model": model.base_preset} if getattr(model, "base_preset", None) else {}),
             **card,
             "dataset": cards.dataset_entry(card.get("dataset", "unknown")),
             "weights_sha256": sha256(staging / WEIGHTS),

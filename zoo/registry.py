@@ -209,6 +209,9 @@ class Preset:
         model.steps_before = int(self.card.get("steps") or 0) + int((self.card.get("init_training") or {}).get("steps")
                                                                     or 0)
         model.preset_loader = load  # a model that needs another preset (a reranker) loads it through this
+        # what a preset saved from it after more training names as its base (zoo.publish.save_preset)
+        model.base_preset = {"name": self.name if is_shipped_name(self.name) else str(self.path),
+                             "sha256": self.card.get("weights_sha256"), "license": cards.license_of(self.card)}
         if compile:
             model.compile()
         return model

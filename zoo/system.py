@@ -29,4 +29,4 @@ def machine():
     except Exception:  # noqa: BLE001
         pass
     gpu = ", ".join(devices) if devices else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}, {platform.system()} {platform.python_version()}"
+    return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}, {platform.system()}, Python {platform.python_version()}"
