@@ -231,3 +231,19 @@ def test_labels_without_num_give_the_count_as_the_readme_says(tmp_path, capsys):
     assert status == 0 and "6 samples of cgan_mnist" in out, err
     status, out, _ = zoo_cli(capsys, "sample", "cgan_mnist", "--labels", "7", "--out", tmp_path / "all.png")
     assert status == 0 and "64 samples of cgan_mnist" in out
+
+
+@pytest.mark.once_under("torch", "it is about which backend is installed, not the one running")
+def test_a_backend_that_is_not_installed_is_one_line_naming_those_that_are(tmp_path):
+    """A torch-only install whose keras.json names TensorFlow failed with Keras' traceback,
+    from Python and the CLI, without a word of KERAS_BACKEND. (openvino plays the missing one:
+    Keras knows it, this machine does not have it.)"""
+    (tmp_path / "keras.json").write_text('{"backend": "openvino"}')
+    for args in (["-m", "zoo", "sample", "gan_mnist", "--out", str(tmp_path / "x.png")],
+                 ["-c", "import zoo, sys\ntry:\n    zoo.load('gan_mnist')\nexcept zoo.errors.ZooError as e:\n"
+                        "    sys.exit(f'zoo: error: {e}')"]):
+        proc = run(args, check=False, env={"KERAS_HOME": str(tmp_path), "KERAS_BACKEND": ""})  # keras.json decides
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
+        assert f"Keras is set to the openvino backend (by {tmp_path / 'keras.json'}), which is not installed" in lines[0]
+        assert "pick one with KERAS_BACKEND=" in lines[0] and "torch" in lines[0]

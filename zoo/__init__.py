@@ -9,7 +9,27 @@ Importing zoo does not import Keras; the backend is chosen by KERAS_BACKEND (or
 `zoo ... --backend`) as usual, before the first use.
 """
 
+import sys
+
 __version__ = "0.1.0"
+
+
+class _BackendCheck:
+    """Consulted once, when Keras is first imported (after `zoo ... --backend` has set
+    KERAS_BACKEND): a backend that is not installed is one line naming those that are, not
+    Keras' traceback (zoo.system.check_backend)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "keras":
+            sys.meta_path.remove(self)
+            from zoo.system import check_backend
+
+            check_backend()
+        return None
+
+
+if "keras" not in sys.modules:
+    sys.meta_path.insert(0, _BackendCheck())
 
 _LAZY = {
     "list_models": "zoo.registry", "load": "zoo.registry", "save_preset": "zoo.publish",
