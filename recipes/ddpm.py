@@ -3,7 +3,7 @@
     python recipes/ddpm.py --variant ddpm_mnist --out zoo/presets/ddpm_mnist     # what shipped
     python recipes/ddpm.py --variant ddpm_anime --epochs 1 --limit 2000           # a quick look
     python recipes/ddpm.py --variant ddpm_anime --widths 64 128 256 --blocks 2    # bigger (GPU)
-    python recipes/ddpm.py --variant ddpm_mnist --init ddpm_mnist --epochs 15 --keep-every 3 --fid-curve 1000 \
+    python recipes/ddpm.py --variant ddpm_mnist --init ddpm_mnist --epochs 15 --keep-every 3 --fid-curve 1000 \\
         --workdir runs/ddpm_mnist_20 --out zoo/presets/ddpm_mnist                # 15 epochs more
     zoo train ddpm_fashion --data my_clothes.npz --init ddpm_fashion --epochs 2   # fine-tune
 
@@ -18,6 +18,7 @@ goes into the card with fid_curve.png, epochs counted from the first training
 (`--fid-reference gan_mnist`: that preset's FID at the same N, a dashed line).
 """
 
+import argparse
 import sys
 import time
 
@@ -44,6 +45,9 @@ def main(argv=None):
                         "(1: stochastic, as measured best for these short trainings; 0: deterministic)")
     p.add_argument("--clipped-eps", choices=("true", "false"), default="true",
                    help="DDIM's default: eps re-derived from the clipped x0 (true) or the network's (false)")
+    p.add_argument("--ddpm-grid", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw sample_ddpm.png with the DDPM sampler (all T steps: most of a short run's time after "
+                        "training; --no-ddpm-grid skips it)")
     harness.add_fid_curve(p, "DDIM-50 with the preset's eta")
     args = p.parse_args(argv)
     harness.configure(args)
@@ -81,8 +85,9 @@ def main(argv=None):
     _, path = model.denoise(model.sample_noise(8, seed=1), "ddim", min(50, model.timesteps), chunks=10,
                             trajectory=True)
     strip = np.stack(path, axis=1).reshape(-1, *model.image_shape)  # 8 rows: x_T ... x_0
-    pictures = {"sample.png": model.generate(64, seed=0, sampler="ddim", steps=min(50, model.timesteps)),
-                "sample_ddpm.png": model.generate(64, seed=0, sampler="ddpm", steps=model.timesteps)}
+    pictures = {"sample.png": model.generate(64, seed=0, sampler="ddim", steps=min(50, model.timesteps))}
+    if args.ddpm_grid:
+        pictures["sample_ddpm.png"] = model.generate(64, seed=0, sampler="ddpm", steps=model.timesteps)
     times = model.sampling_times()
     print(f"sampling times, 64 images, {keras.backend.backend()}: {times} ({time.time() - start:.0f}s)")
     preset = harness.finish(
@@ -97,7 +102,7 @@ def main(argv=None):
         sampling_machine={keras.backend.backend(): system.machine()},
         sampling_measured_by="recipes/ddpm.py after training (one batch of 64, after compiling)",
         pictures_drawn_with={"sample.png": f"DDIM-50 with the preset's eta ({model.default_of('eta'):g}), seed 0",
-                             "sample_ddpm.png": "DDPM, all T steps, seed 0",
+                             **({"sample_ddpm.png": "DDPM, all T steps, seed 0"} if args.ddpm_grid else {}),
                              "denoising.png": f"DDIM-50 with eta {model.default_of('eta'):g}, x_T left to x_0 right"},
         **curve)
     viz.save_grid(to_uint8(strip), preset / "denoising.png", nrow=len(path))

@@ -311,6 +311,9 @@ def cmd_train(args, rest):
         rest = ["--help", *rest]
     module, flags = find_recipe(args.name)
     _backend(args)
+    from zoo import harness
+
+    harness.PROG = f"zoo train {args.name}"
     module.main([*flags, *rest])
 
 

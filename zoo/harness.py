@@ -42,6 +42,7 @@ class RecipeParser(argparse.ArgumentParser):
 
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PROG = None  # how the recipe was started, for its usage line: `zoo train NAME` sets it (else recipes/NAME.py)
 
 
 def number(convert=int, low=None, high=None, low_open=False, high_open=False):
@@ -112,7 +113,8 @@ def parser(name, description, epochs, batch_size, data):
     """The flags every recipe takes; `name` is the recipe's file name (recipes/NAME.py).
     `parse_args(argv)` reads the list it is given (the recipe's `main(sys.argv[1:])` passes
     the command line)."""
-    p = RecipeParser(prog=f"recipes/{name}.py", description=description)
+    p = RecipeParser(prog=PROG or f"recipes/{name}.py", description=description,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)  # the docstring's lines and examples kept
     p.recipe = name
     p.add_argument("--data", default=data, help=f"dataset name or path (default: {data})")
     p.add_argument("--epochs", type=at_least(1), default=epochs,
