@@ -3,6 +3,7 @@ hf:// through huggingface_hub with HF_ENDPOINT, a tampered file, a cut download,
 with the server stopped, and a wheel install fetching a shipped preset's weights."""
 
 import shutil
+import time
 import zipfile
 
 import numpy as np
@@ -143,9 +144,15 @@ def test_a_wheel_install_fetches_a_shipped_presets_weights_checked_by_the_manife
                     ignore=shutil.ignore_patterns("*.h5"))
     weights = (registry.PRESETS_DIR / "gan_mnist" / "model.weights.h5").read_bytes()
     server.files["/store/gan_mnist/model.weights.h5"] = weights
-    monkeypatch.setenv("ZOO_PRESETS_URL", f"{server.url}/store/{{name}}")
     reference = zoo.load("gan_mnist")
     monkeypatch.setattr(registry, "PRESETS_DIR", installed)
+    monkeypatch.delenv("ZOO_PRESETS_URL", raising=False)
+    start = time.monotonic()  # the default store is not published: said at once (it took 29 s of retries)
+    with pytest.raises(zoo.errors.PresetError, match=r"carries no weights for gan_mnist, and the default store "
+                                                     r"hf://zoo-keras/\{name\} is not published yet: set ZOO_PRESETS_URL"):
+        zoo.load("gan_mnist")
+    assert time.monotonic() - start < 5
+    monkeypatch.setenv("ZOO_PRESETS_URL", f"{server.url}/store/{{name}}")
     server.tampered.add("/store/gan_mnist/model.weights.h5")
     with pytest.raises(hub.DownloadError, match="carries no weights for gan_mnist"):
         zoo.load("gan_mnist")

@@ -34,7 +34,8 @@ from zoo.errors import PresetError
 from zoo.io import DownloadError, check_archive_members, check_digest, download, home
 from zoo.io import sha256 as file_sha256
 
-DEFAULT_STORE = "hf://zoo-keras/{name}"  # where a release publishes the shipped presets' folders
+DEFAULT_STORE = "hf://zoo-keras/{name}"  # where a release will publish the shipped presets' folders
+STORE_PUBLISHED = False  # not yet (a release step that needs the network): until then, say so at once
 ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
@@ -203,6 +204,12 @@ def shipped_weights(name, sha256):
     if dest.is_file() and file_sha256(dest) == sha256:
         return dest
     template = store_template()
+    if not os.environ.get("ZOO_PRESETS_URL") and not STORE_PUBLISHED:
+        raise PresetError(
+            f"this install of zoo (a wheel) carries no weights for {name}, and the default store {DEFAULT_STORE} "
+            f"is not published yet: set ZOO_PRESETS_URL to a mirror of zoo/presets (https://HOST/PATH/{{name}} or "
+            f"hf://OWNER/{{name}}), or install from a source checkout (pip install -e .), which has every preset's "
+            f"weights; they go into {dest.parent}")
     if "{name}" not in template:
         raise PresetError(f"ZOO_PRESETS_URL must hold {{name}} (e.g. https://host/presets/{{name}}); got {template!r}")
     uri = template.format(name=name)
