@@ -57,7 +57,8 @@ def main(argv=None):
         channel_base=args.channel_base, channel_max=args.channel_max, r1_gamma=gamma)
     viz.save_grid(truncation.reshape(-1, *model.image_shape), preset / "truncation.png", nrow=len(psis))
     for styles in model.style_layers():
-        viz.save_grid(model.mixing_figure(range(1, 7), range(7, 12), styles), preset / f"mixing_{styles}.png", nrow=7)
+        images, nrow = model.mixing_figure(range(1, 7), range(7, 12), styles)
+        viz.save_grid(images, preset / f"mixing_{styles}.png", nrow=nrow)
     lines = np.concatenate([model.interpolate(2 * i, 2 * i + 1, steps=10, space="w") for i in range(8)])
     viz.save_grid(lines, preset / "interpolation.png", nrow=10)
     return preset

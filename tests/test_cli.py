@@ -12,6 +12,9 @@ from conftest import numpy, run, zoo_cli
 def test_list_and_info(capsys):
     status, out, _ = zoo_cli(capsys, "list")
     assert status == 0 and "gan_mnist" in out
+    rows = [line.split("  ") for line in out.splitlines()]  # the family column holds "text-to-image" whole
+    starts = {line.index(line.split()[2], len(line.split()[0]) + len(line.split()[1])) for line in out.splitlines()}
+    assert len(starts) == 1 and all(len(row) >= 3 for row in rows), out  # every description starts in one column
     status, out, _ = zoo_cli(capsys, "info", "gan_mnist", "--json")
     card = json.loads(out)
     assert card["name"] == "gan_mnist" and card["family"] == "gan"

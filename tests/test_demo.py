@@ -182,6 +182,9 @@ def test_two_requests_at_once_are_both_answered_and_views_are_drawn(page):
     options = demo.declared_options(names)  # the page's controls, in its order
     values = [{"steps": 5, "sampler": "ddim"}.get(o.name, demo._shown(o)) for o in options.values()]
     client = Client(page, verbose=False)
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    names = [p["parameter_name"] for p in api["/generate"]["parameters"]]
+    assert names == ["model", "seed", "num", *demo.api_names(options)] and "steps" in names  # were param_0 ...
     jobs = [client.submit("ddpm_mnist", seed, 4, *values, api_name="/generate") for seed in (1, 2)]
     statuses = [job.result(timeout=300)[3] for job in jobs]  # queued one after the other, neither lost
     assert statuses == ["4 image(s) from ddpm_mnist, seed 1", "4 image(s) from ddpm_mnist, seed 2"]

@@ -4,6 +4,7 @@ denoiser gives the EMA network's noise with its schedule beside it, and what can
 exported is refused in one line."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ def onnx_run(path, feeds):
     ort = pytest.importorskip("onnxruntime", reason="the export extra (pip install 'zoo[export]') is not installed")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    return session.run(None, dict(zip(names, feeds)))[0]
+    assert [o.name for o in session.get_outputs()] == ["output"]  # tf2onnx and jax2onnx named it differently
+    return session.run(["output"], dict(zip(names, feeds)))[0]
 
 
 @pytest.fixture
@@ -34,6 +36,14 @@ def test_onnx_images_equal_decode_within_one_grey_level(tmp_path, exporting):
     images = onnx_run(out, [z])
     assert images.dtype == np.uint8 and images.shape == (8, 28, 28, 1)
     assert np.abs(images.astype(int) - model.decode(z).astype(int)).max() <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.onnx"]  # one file (jax2onnx left a 0600 side file)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_model_export_is_the_same_sampling_function(tmp_path, exporting):

@@ -122,8 +122,8 @@ def test_style_mixing_at_crossover_0_or_all_layers_gives_the_two_sources(trained
     mixed = model.mix_styles(a, b, 2)
     assert not np.array_equal(mixed, image_a) and not np.array_equal(mixed, image_b)
     assert model.style_layers() == {"coarse": (0, 4), "middle": (4, 4), "fine": (4, 4)}  # 8x8: no 16 px layers
-    figure = model.mixing_figure([1, 2, 3], [4, 5], "coarse")
-    assert figure.shape == (12, 8, 8, 3)
+    figure, nrow = model.mixing_figure([1, 2, 3], [4, 5], "coarse")
+    assert figure.shape == (12, 8, 8, 3) and nrow == 4
     np.testing.assert_array_equal(figure[1:4], image_a)  # the top row: the column sources
     with pytest.raises(OptionError, match=r"crossover must be in \[0, 4\]; got 7"):
         model.mix_styles(a, b, 7)

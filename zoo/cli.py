@@ -144,9 +144,10 @@ def cmd_list(args, rest):
     if not names:
         raise ZooError(f"no shipped preset matches {args.pattern!r}" + (f" in family {args.family!r}" if args.family
                                                                          else "") + " (zoo list shows them all)")
-    for name in names:
-        preset = registry.Preset(name)
-        print(f"{name:24s} {preset.family or '':10s} {preset.card.get('description', '')}")
+    presets = [registry.Preset(name) for name in names]
+    widths = (max(len(p.name) for p in presets), max(len(p.family or "") for p in presets))  # columns fit the words
+    for preset in presets:
+        print(f"{preset.name:{widths[0]}s}  {preset.family or '':{widths[1]}s}  {preset.card.get('description', '')}")
 
 
 def cmd_info(args, rest):
@@ -222,7 +223,9 @@ def cmd_sample(args, rest):
     if args.num is not None:
         check_count("--num", args.num, 1)
     num = args.num
-    if num is None:  # --labels 7 7 1 (a condition per image) gives the count; else the model's default
+    if num is None and isinstance(model, TextGenerator):
+        num = model.default_num
+    elif num is None:  # --labels 7 7 1 (a condition per image) gives the count; else the model's default
         per_image = [v for v in model.resolve_options(**options).values() if getattr(v, "ndim", 0) >= 1 and len(v) > 1]
         num = None if per_image else model.default_num
     samples = model.generate(num=num, seed=args.seed, **options)

@@ -100,6 +100,16 @@ def _generates(card):
     return bool(task_of(card)["generates"])
 
 
+def quickest(presets):
+    """The preset the page opens with: the image generator with the smallest network (the
+    quickest to load and sample), by the parameter counts the cards record (a diffusion model,
+    first by family, took the longest)."""
+    from zoo.cards import task_of
+
+    images = [p for p in presets if task_of(p[2])["pipeline_tag"].endswith("image-generation")] or presets
+    return min(images, key=lambda p: ((p[2].get("parameters") or {}).get("total") or math.inf, p[0]))[0]
+
+
 def presets_table(presets):
     """The page's list: the presets by family, each with its description and best numbers."""
     from zoo.cards import measured
@@ -276,7 +286,7 @@ def build(names=None, time_limit=None):
         gr.Markdown("# zoo: generative models on Keras 3\nPick a model, set its options, press Generate.")
         with gr.Row():
             with gr.Column(scale=1):
-                chooser = gr.Radio(choices=[(f"{n} ({family})", n) for n, family, _ in presets], value=presets[0][0],
+                chooser = gr.Radio(choices=[(f"{n} ({family})", n) for n, family, _ in presets], value=quickest(presets),
                                    label="model", elem_id="model")
                 card = gr.Markdown(elem_id="card")
                 seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
@@ -322,13 +332,17 @@ def build(names=None, time_limit=None):
             finally:
                 jobs.done(listen)
 
-        def on_generate(progress=gr.Progress(), *inputs):  # Gradio passes a Progress only to a positional parameter
-            name, s, n, *values = inputs
+        def on_generate(*inputs):  # named by api_names below; Gradio puts the Progress last
+            name, s, n, *values, progress = inputs
             return guarded(generate, progress, name, s, n, values, options, out_dir)
 
-        def on_view(progress=gr.Progress(), *inputs):
-            name, title, s, *values = inputs
+        def on_view(*inputs):
+            name, title, s, *values, progress = inputs
             return guarded(view, progress, name, title, s, values, options, out_dir)
+
+        controls_named = api_names(options)
+        named(on_generate, ["model", "seed", "num", *controls_named], gr.Progress())
+        named(on_view, ["model", "view", "seed", *controls_named], gr.Progress())
 
         def on_stop():
             count = jobs.stop_all()
@@ -341,6 +355,24 @@ def build(names=None, time_limit=None):
         stop_button.click(on_stop, None, status, api_name="stop", queue=False)
     app.queue(default_concurrency_limit=1)
     return app
+
+
+def api_names(options):
+    """The API's names of the option controls: each option's name, with its kind where two
+    options share a name (a GPT's prompt and a text-to-image prompt)."""
+    names = [option.name for option in options.values()]
+    return [f"{o.name}_{o.kind}" if names.count(o.name) > 1 else o.name for o in options.values()]
+
+
+def named(handler, names, progress):
+    """Gives `handler(*inputs)` a signature with these parameter names and a last `progress`
+    (Gradio's), so that the page's API names its inputs (it listed param_0 ... param_20)."""
+    import inspect
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    handler.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in names]
+                                              + [inspect.Parameter("progress", kind, default=progress)])
+    return handler
 
 
 def _shown(option):

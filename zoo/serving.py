@@ -14,13 +14,14 @@ need TensorFlow. The weights are the same on every backend, so `zoo export` defa
 TensorFlow.
 """
 
+import glob
 import os
 import pathlib
 import shutil
 import warnings
 
 from zoo.errors import UnsupportedBackendError, ZooError
-from zoo.io import WriteError, atomic_write_json, check_space, replace_folder, write_error
+from zoo.io import WriteError, atomic_write, atomic_write_json, check_space, replace_folder, write_error
 
 FORMATS = {"onnx": ".onnx", "tf_saved_model": "", "litert": ".tflite"}
 BACKENDS = {"onnx": ("tensorflow", "jax"), "tf_saved_model": ("tensorflow", "jax"), "litert": ("tensorflow",)}
@@ -84,6 +85,25 @@ def check_request(fmt, out):
             + "; the weights are the same on every backend: add --backend tensorflow")
 
 
+OUTPUT = "output"  # the ONNX graph's output name, whatever the exporter called it (tf2onnx, jax2onnx differ)
+
+
+def _onnx_bytes(path):
+    """The ONNX model at `path` (with any external data file beside it) as one serialized
+    model, its single output renamed `OUTPUT`."""
+    import onnx
+
+    graph_model = onnx.load(str(path))  # reads external data, if the exporter wrote some
+    for output in graph_model.graph.output:
+        old = output.name
+        for node in graph_model.graph.node:
+            node.output[:] = [OUTPUT if n == old else n for n in node.output]
+            node.input[:] = [OUTPUT if n == old else n for n in node.input]
+        output.name = OUTPUT
+        break
+    return graph_model.SerializeToString()
+
+
 def export_model(model, fmt, out, name=None):
     """Writes `model`'s serving function (`serving()`) to `out` in format `fmt`."""
     import keras
@@ -105,12 +125,12 @@ def export_model(model, fmt, out, name=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx patch asks numpy for np.object
             serving.export(str(staging), format=fmt, input_signature=signature, verbose=False)
+        if fmt == "onnx":  # one self-contained file, its output named alike on every backend
+            atomic_write(out, _onnx_bytes(staging))  # (jax2onnx's external data file, mode 0600, goes below)
         for suffix, content in model.serving_files().items():  # what the serving loop needs beside the graph
             atomic_write_json(f"{out}.{suffix}", content)
-        if staging.is_dir():
-            replace_folder(staging, out)
-        else:
-            os.replace(staging, out)
+        if fmt != "onnx":
+            replace_folder(staging, out) if staging.is_dir() else os.replace(staging, out)
     except ImportError as e:
         raise ZooError(f"exporting {fmt} on {backend} needs a package that is not installed ({e}); "
                        "pip install 'zoo[export]'") from None
@@ -121,9 +141,7 @@ def export_model(model, fmt, out, name=None):
     except Exception:
         check_space(out, 1 << 20)  # an exporter's own error on a full disk (not an OSError) says so
         raise
-    finally:
-        if staging.is_dir():
-            shutil.rmtree(staging, ignore_errors=True)
-        elif staging.exists():
-            staging.unlink()
+    finally:  # the staged export and anything an exporter wrote beside it under its name
+        for leftover in out.parent.glob(f"{glob.escape(staging.name)}*"):
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
     return out

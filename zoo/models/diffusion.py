@@ -278,7 +278,9 @@ class DiffusionModel(ImageGenerator):
     def denoise(self, x_T, sampler="ddim", steps=None, eta=None, seed=0, chunks=20, progress=None,
                 trajectory=False, stop_after=None, condition=None, **options):
         """Runs a sampler from x_T (numpy, one batch); returns images in [-1, 1] (numpy), and
-        with `trajectory=True` also x at every chunk boundary (chunks + 1 of them).
+        with `trajectory=True` (images, path): `path` is a list of numpy x, x_T first, then x
+        after each chunk of L = ceil(steps / chunks) steps (ceil(steps / L) + 1 entries: 18 for
+        DDIM-50 in 20 chunks of 3), not clipped (the last one, clipped, is the images).
         `options`: the sampling options (`sampling_options()`); a conditional model's
         labels are one per row of x_T. `stop_after=k` stops after k chunks (e.g. to compile
         the loop before timing it)."""

@@ -470,22 +470,23 @@ class StyleGAN(AdversarialModel):
         return self.synthesize(np.where(from_b[None, :, None], wb[:, None], wa[:, None]))
 
     def mixing_figure(self, column_seeds, row_seeds, styles="coarse", truncation_psi=None):
-        """The StyleGAN figure as one list of images, (rows + 1) x (columns + 1), row-major: a
-        blank corner, the column sources along the top, and each row: its source, then the
-        column sources with `styles` ("coarse", "middle" or "fine") taken from it."""
+        """The StyleGAN figure as (images, nrow): (rows + 1) x (columns + 1) images, row-major, and
+        the row length to lay them out (`zoo.viz.save_grid(images, path, nrow=nrow)`): a blank
+        corner, the column sources along the top, and each row: its source, then the column
+        sources with `styles` ("coarse", "middle" or "fine") taken from it."""
         cols, rows = list(column_seeds), list(row_seeds)
         top = self.decode(self.latents_of_seeds(cols), truncation_psi=truncation_psi)
         left = self.decode(self.latents_of_seeds(rows), truncation_psi=truncation_psi)
         grid = [np.full((1, *self.image_shape), 255, np.uint8), top]
         for i, seed in enumerate(rows):
             grid += [left[i:i + 1], self.mix_styles(cols, [seed] * len(cols), styles, truncation_psi)]
-        return np.concatenate(grid)
+        return np.concatenate(grid), len(cols) + 1
 
     def views(self):
         return {"interpolation in w": lambda seed, truncation_psi=None: (
                     self.interpolate(seed, seed + 1, 8, "w", truncation_psi), 8),
-                "style mixing (coarse styles from the rows)": lambda seed, truncation_psi=None: (
-                    self.mixing_figure(range(seed, seed + 4), range(seed + 4, seed + 7), "coarse", truncation_psi), 5)}
+                "style mixing (coarse styles from the rows)": lambda seed, truncation_psi=None:
+                    self.mixing_figure(range(seed, seed + 4), range(seed + 4, seed + 7), "coarse", truncation_psi)}
 
     def interpolate(self, seed_a, seed_b, steps=8, space="w", truncation_psi=None):
         """`steps` images on the way from seed_a's image to seed_b's: a straight line in w
