@@ -169,3 +169,26 @@ def test_every_numeric_option_has_two_ends_and_they_give_finite_varied_samples()
                 saturated = np.mean((images == 0) | (images == 255))
                 # not one colour, and not saturated (MNIST's own digits leave ~80% of pixels at 0)
                 assert images.std() > 5 and saturated < 0.9, (name, option.name, value, images.std(), saturated)
+
+
+def test_keras_hub_and_diffusers_names_latents_and_pil_images():
+    """Users of keras-hub and diffusers pass num_steps / num_inference_steps, latents= (the
+    starting noise) and ask for PIL images."""
+    from zoo import registry
+
+    ddpm = registry.load("ddpm_mnist")
+    x_T = ddpm.sample_noise(2, seed=5)
+    same = ddpm.generate(2, seed=5, steps=3, progress=False)
+    np.testing.assert_array_equal(ddpm.generate(latents=x_T, seed=5, num_steps=3, progress=False), same)  # seed: the steps' noise
+    np.testing.assert_array_equal(ddpm.generate(2, seed=5, num_inference_steps=3, progress=False), same)
+    with pytest.raises(OptionError, match="num_steps is another name for steps; give one of them"):
+        ddpm.generate(2, steps=3, num_steps=3)
+    with pytest.raises(OptionError, match=r"latents are float arrays of shape \(N, 28, 28, 1\)"):
+        ddpm.generate(latents=np.zeros((2, 100), "float32"))
+    gan = registry.load("gan_mnist")
+    z = gan.sample_noise(3, seed=1)
+    pictures = gan.generate(latents=z, output_type="pil")
+    assert [p.size for p in pictures] == [(28, 28)] * 3 and pictures[0].mode == "L"
+    np.testing.assert_array_equal(np.stack([np.asarray(p) for p in pictures])[..., None], gan.generate(3, seed=1))
+    with pytest.raises(OptionError, match="num is 4 but 3 latents were given"):
+        gan.generate(4, latents=z)

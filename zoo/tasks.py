@@ -30,6 +30,8 @@ from zoo.core.model import ZooModel, batched, to_uint8
 from zoo.errors import ZooError
 
 MAX_SEED = 2**32 - 1
+# other libraries' names for zoo's options (keras-hub's TextToImage, diffusers' pipelines)
+ALIASES = {"num_steps": "steps", "num_inference_steps": "steps", "negative_prompts": "negative_prompt"}
 MAX_IMAGES = 100_000  # images one generate() call draws (all are held in memory); more: several calls
 MAX_TEXTS = 10_000
 
@@ -301,6 +303,11 @@ class Generator(Task):
         Unknown names, values of the wrong kind or range, and options given where they do
         not apply (see `Option.when`) are refused."""
         declared = {o.name: o for o in self.sampling_options()}
+        for alias, name in ALIASES.items():  # keras-hub's and diffusers' names, where they mean the same
+            if alias in given and name in declared:
+                if name in given:
+                    raise OptionError(f"{alias} is another name for {name}; give one of them")
+                given[name] = given.pop(alias)
         unknown = [k for k in given if k not in declared]
         if unknown:
             raise OptionError(f"{self.name} has no option {unknown[0]!r}; its options: "
@@ -337,17 +344,46 @@ class ImageGenerator(Generator):
     default_out = "samples.png"
     grid_columns = None  # images per row in a sample grid (None: square)
 
-    def generate(self, num=None, seed=None, *, batch_size=None, progress=True, **options):
+    def generate(self, num=None, seed=None, *, batch_size=None, progress=True, latents=None, output_type="np",
+                 **options):
         """`num` images as numpy uint8 (N, H, W, C); the same seed gives the same images on
         the same backend. Conditions are options (`labels=...`, `prompt=...`): with a
-        condition of one entry per image, `num` may be left out."""
+        condition of one entry per image, `num` may be left out. `latents`: the starting noise
+        itself (what `sample_noise(num, seed)` draws: z, or a diffusion model's x_T), as
+        diffusers' and keras-hub's `latents=`; `output_type="pil"`: a list of PIL images."""
+        if output_type not in ("np", "pil"):
+            raise OptionError(f"output_type is 'np' (numpy uint8) or 'pil' (PIL images); got {output_type!r}")
+        if latents is not None:
+            latents = self.check_noise(latents)
+            num = len(latents) if num is None else num
+            if num != len(latents):
+                raise OptionError(f"num is {num} but {len(latents)} latents were given (one per image)")
         settings = self.resolve_options(**options)
         num = self.resolve_num(num, settings)
         seed = check_seed(seed)
         batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
         if num == 0:
-            return np.zeros((0, *self.image_shape), np.uint8)
-        return self.generate_images(num, seed, batch_size=batch_size, progress=bool(progress), **settings)
+            images = np.zeros((0, *self.image_shape), np.uint8)
+        else:
+            given = {} if latents is None else {"latents": latents}
+            images = self.generate_images(num, seed, batch_size=batch_size, progress=bool(progress), **given,
+                                          **settings)
+        if output_type == "pil":
+            from PIL import Image
+
+            return [Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image) for image in images]
+        return images
+
+    def check_noise(self, latents):
+        """Starting noise given by the caller: float, finite, shaped as `sample_noise` draws it."""
+        latents = np.asarray(latents)
+        shape = self.sample_noise(1, 0).shape[1:]
+        if latents.ndim != len(shape) + 1 or latents.shape[1:] != shape or latents.dtype.kind != "f":
+            raise OptionError(f"{self.name}: latents are float arrays of shape (N, {', '.join(map(str, shape))}), as "
+                              f"sample_noise(N, seed) draws them; got {latents.dtype} {latents.shape}")
+        if not np.isfinite(latents).all():
+            raise OptionError(f"{self.name}: the latents hold NaN or inf")
+        return latents.astype("float32")
 
     def resolve_num(self, num, settings):
         """The number of images: `num`, or the length of a per-image condition."""
@@ -425,9 +461,11 @@ class LatentImageModel(ImageGenerator):
             raise ValueError(f"{self.name}: the latent vectors hold NaN or inf")
         return z.astype("float32")
 
-    def generate_images(self, num, seed, batch_size=None, progress=True, **settings):
-        """The contract's generate(): images decoded from `num` latent vectors of `seed`."""
-        return self.decode(self.sample_noise(num, seed), batch_size=batch_size, **settings)
+    def generate_images(self, num, seed, batch_size=None, progress=True, latents=None, **settings):
+        """The contract's generate(): images decoded from `num` latent vectors of `seed` (or the
+        `latents` given)."""
+        z = self.sample_noise(num, seed) if latents is None else latents
+        return self.decode(z, batch_size=batch_size, **settings)
 
     def views(self):
         return {"interpolation": self.interpolation_view}

@@ -343,12 +343,12 @@ class DiffusionModel(ImageGenerator):
             times[f"{sampler}-{steps}"] = round(time.perf_counter() - start, 2)
         return times
 
-    def generate_images(self, num, seed, batch_size=None, progress=True, **settings):
-        """The contract's generate(): `num` images from x_T drawn with `seed`, in batches of
-        `batch_size` (64), each denoised with its own noise seed."""
+    def generate_images(self, num, seed, batch_size=None, progress=True, latents=None, **settings):
+        """The contract's generate(): `num` images from x_T drawn with `seed` (or `latents`, the
+        x_T given), in batches of `batch_size` (64), each denoised with its own noise seed."""
         batch_size = batch_size or 64
         settings = self.resolve_condition(settings, num)
-        x_T = self.sample_noise(num, seed)
+        x_T = self.sample_noise(num, seed) if latents is None else latents
         bar = Progress(settings["steps"] * math.ceil(num / batch_size), label=f"{self.name}: {settings['sampler']}") \
             if progress else None
         base = 0 if seed is None else seed

@@ -428,8 +428,9 @@ class StyleGAN(AdversarialModel):
         w = self.truncate(w, self.truncation_psi)
         return self.ema_generator.synthesis(ops.repeat(w[:, None], self.num_ws, axis=1))
 
-    def generate_images(self, num, seed, batch_size=None, progress=True, truncation_psi=None):
-        return self.decode(self.sample_noise(num, seed), batch_size=batch_size, truncation_psi=truncation_psi)
+    def generate_images(self, num, seed, batch_size=None, progress=True, latents=None, truncation_psi=None):
+        z = self.sample_noise(num, seed) if latents is None else latents
+        return self.decode(z, batch_size=batch_size, truncation_psi=truncation_psi)
 
     def latents_of_seeds(self, seeds, name="seeds"):
         """One latent vector per seed (numpy's generator: the same on every backend)."""

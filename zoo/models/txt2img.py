@@ -234,11 +234,13 @@ class TextToImage(DiffusionModel):
     def grid_columns(self):
         return None
 
-    def generate_images(self, num, seed, batch_size=None, progress=True, candidates=1, **settings):
+    def generate_images(self, num, seed, batch_size=None, progress=True, latents=None, candidates=1, **settings):
         """DiffusionModel's sampling; with `candidates` k > 1, k images per prompt, the best by CLIP
         score kept (for an empty prompt, the first)."""
         if not candidates or candidates == 1:
-            return super().generate_images(num, seed, batch_size, progress, **settings)
+            return super().generate_images(num, seed, batch_size, progress, latents=latents, **settings)
+        if latents is not None:
+            raise OptionError("latents fix each image's noise; candidates draw k noises per image: give one of them")
         settings = self.resolve_condition(settings, num)
         many = {k: (np.repeat(v, candidates) if isinstance(v, np.ndarray) else v) for k, v in settings.items()}
         images = super().generate_images(num * candidates, seed, batch_size, progress, **many)
