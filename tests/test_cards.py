@@ -80,8 +80,6 @@ def test_a_fine_tuned_preset_has_its_own_name_its_base_and_the_strictest_licence
 
 
 def _yaml():
-    try:
-        import yaml  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("yaml") is not None

@@ -364,7 +364,7 @@ def render(card, files=()):
             f"| recipe | `{card.get('recipe')}` |" if card.get("recipe") else
             "| recipe | none recorded (saved with `zoo.save_preset` from Python) |",
             f"| backend | {card.get('backend')} (the weights load on TensorFlow, JAX and PyTorch) |",
-            f"| epochs / steps / batch | " + " / ".join("—" if card.get(k) is None else str(card[k])
+            "| epochs / steps / batch | " + " / ".join("—" if card.get(k) is None else str(card[k])
                                                     for k in ("epochs", "steps", "batch_size")) + " |",
             f"| wall time | {card['wall_time_s'] / 60:.0f} min |" if card.get("wall_time_s") is not None else
             "| wall time | not recorded |",
