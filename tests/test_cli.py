@@ -237,10 +237,11 @@ def test_labels_without_num_give_the_count_as_the_readme_says(tmp_path, capsys):
 
 
 @pytest.mark.once_under("torch", "it is about which backend is installed, not the one running")
-def test_a_backend_that_is_not_installed_is_one_line_naming_those_that_are(tmp_path):
+def test_a_backend_that_is_not_installed_is_one_line_naming_those_that_are(tmp_path, monkeypatch):
     """A torch-only install whose keras.json names TensorFlow failed with Keras' traceback,
-    from Python and the CLI, without a word of KERAS_BACKEND. (openvino plays the missing one:
-    Keras knows it, this machine does not have it.)"""
+    from Python and the CLI, without a word of KERAS_BACKEND. Here keras.json names openvino
+    (a Keras backend zoo does not run on) in real processes, and TensorFlow is made to look
+    missing in this one."""
     (tmp_path / "keras.json").write_text('{"backend": "openvino"}')
     for args in (["-m", "zoo", "sample", "gan_mnist", "--out", str(tmp_path / "x.png")],
                  ["-c", "import zoo, sys\ntry:\n    zoo.load('gan_mnist')\nexcept zoo.errors.ZooError as e:\n"
@@ -248,5 +249,17 @@ def test_a_backend_that_is_not_installed_is_one_line_naming_those_that_are(tmp_p
         proc = run(args, check=False, env={"KERAS_HOME": str(tmp_path), "KERAS_BACKEND": ""})  # keras.json decides
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert proc.returncode != 0 and "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
-        assert f"Keras is set to the openvino backend (by {tmp_path / 'keras.json'}), which is not installed" in lines[0]
-        assert "pick one with KERAS_BACKEND=" in lines[0] and "torch" in lines[0]
+        assert f"Keras is set to the openvino backend (by {tmp_path / 'keras.json'}), which zoo does not run on" \
+            in lines[0] and "pick one with KERAS_BACKEND=" in lines[0] and "torch" in lines[0]
+    import importlib.util
+
+    from zoo import system
+    from zoo.errors import UnsupportedBackendError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else real(name, *a))
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    with pytest.raises(UnsupportedBackendError, match=r"Keras is set to the tensorflow backend \(by KERAS_BACKEND\), "
+                                                      r"which is not installed; installed here: jax, torch: pick one "
+                                                      r"with KERAS_BACKEND=jax \(or zoo ... --backend jax\)"):
+        system.check_backend()

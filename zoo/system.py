@@ -39,8 +39,8 @@ def check_backend():
     installed = installed_backends()
     pick = (f"pick one with KERAS_BACKEND={installed[0]} (or zoo ... --backend {installed[0]})" if installed else
             "install one: pip install 'zoo[torch]' (or [jax], [tensorflow])")
-    state = "which is not installed" if backend in BACKENDS or backend in ("numpy", "openvino") else \
-        "which zoo does not run on"
+    state = "which is not installed" if backend in BACKENDS else \
+        f"which zoo does not run on (it runs on {', '.join(BACKENDS)})"
     raise UnsupportedBackendError(f"Keras is set to the {backend} backend (by {where}), {state}; installed here: "
                                   f"{', '.join(installed) or 'none of ' + ', '.join(BACKENDS)}: {pick}")
 
