@@ -263,3 +263,19 @@ def test_a_backend_that_is_not_installed_is_one_line_naming_those_that_are(tmp_p
                                                       r"which is not installed; installed here: jax, torch: pick one "
                                                       r"with KERAS_BACKEND=jax \(or zoo ... --backend jax\)"):
         system.check_backend()
+
+
+def test_the_cli_draws_the_views_and_joins_texts_as_asked(tmp_path, capsys):
+    """The Python API's pictures (interpolation, style mixing, the denoising strip) and a GPT's
+    separator had no flag."""
+    from PIL import Image
+
+    status, out, err = zoo_cli(capsys, "sample", "vae_mnist", "--view", "interpolation", "--seed", "3",
+                               "--out", tmp_path / "line.png")
+    assert status == 0 and "interpolation of vae_mnist" in out, err
+    assert Image.open(tmp_path / "line.png").size == (2 * (8 * 30 + 2), 2 * 32)  # one row of 8 digits at scale 2
+    status, _, err = zoo_cli(capsys, "sample", "vae_mnist", "--view", "mixing")
+    assert status == 2 and "vae_mnist has no view 'mixing'; its views: 'interpolation'" in err
+    status, text, _ = zoo_cli(capsys, "sample", "gpt_shakespeare", "--num", "3", "--max-new-tokens", "5",
+                              "--separator", "\\n---\\n", "--seed", "0")
+    assert status == 0 and text.count("\n---\n") == 2

@@ -217,9 +217,15 @@ def cmd_sample(args, rest):
     if isinstance(model, ImageTextScorer):
         return score_images(model, args.name, rest)
     model = load_generator(args.name, model)
-    if isinstance(model, TextGenerator) and args.nrow is not None:
-        raise ArgumentError(f"--nrow lays out image grids; {args.name} writes text")
+    texts = isinstance(model, TextGenerator)
+    if texts and (args.nrow is not None or args.view is not None):
+        raise ArgumentError(f"--{'nrow' if args.nrow is not None else 'view'} is for image models; {args.name} "
+                            "writes text")
+    if not texts and args.separator is not None:
+        raise ArgumentError(f"--separator joins texts; {args.name} draws images")
     options = model_options(model, args.name, rest, f"zoo sample {args.name}")
+    if args.view is not None:
+        return draw_view(model, args, options, backend)
     if args.num is not None:
         check_count("--num", args.num, 1)
     num = args.num
@@ -230,11 +236,31 @@ def cmd_sample(args, rest):
         num = None if per_image else model.default_num
     samples = model.generate(num=num, seed=args.seed, **options)
     out = args.out or model.default_out
+    separator = {} if args.separator is None else {"separator": args.separator.replace("\\n", "\n").replace("\\t", "\t")}
     if out is None:
-        sys.stdout.write(model.format_samples(samples))
+        sys.stdout.write(model.format_samples(samples, **separator))
         return
-    path = model.save_samples(samples, out, nrow=args.nrow)
+    path = model.save_samples(samples, out, nrow=args.nrow, **separator)
     print(f"wrote {path} ({len(samples)} samples of {args.name}, {backend} backend)")
+
+
+def draw_view(model, args, options, backend):
+    """`zoo sample NAME --view TITLE`: one of the pictures the model declares (`views()`: a
+    latent interpolation, StyleGAN's style mixing, the denoising strip), by its title or the
+    start of it."""
+    from zoo import viz
+
+    views = model.views()
+    found = [t for t in views if t == args.view] or [t for t in views if t.startswith(args.view)]
+    if len(found) != 1:
+        raise ArgumentError(f"{args.name} has {'no' if not found else 'more than one'} view {args.view!r}; its views: "
+                            + (", ".join(repr(t) for t in views) or "none"))
+    if args.num is not None:
+        raise ArgumentError("--num is for samples; a view draws its own picture (give --seed)")
+    images, nrow = views[found[0]](0 if args.seed is None else args.seed, **options)
+    out = args.out or f"{found[0].split()[0]}.png"
+    path = viz.save_grid(images, out, nrow=args.nrow or nrow)
+    print(f"wrote {path} ({found[0]} of {args.name}, {backend} backend)")
 
 
 def cmd_eval(args, rest):
@@ -344,6 +370,11 @@ def build_parser():
                    "the same backend (default: fresh randomness)")
     s.add_argument("--nrow", type=at_least(1), default=None, help="images per row of the grid (image models only)")
     s.add_argument("--out", default=None, help="output file (images: default samples.png; text: printed unless given)")
+    s.add_argument("--view", default=None, metavar="TITLE", help="draw one of the model's pictures instead of "
+                   "samples: 'interpolation' (GANs, VAEs, StyleGAN in w), 'style mixing' (StyleGAN), 'denoising' "
+                   "(diffusion); the title or its start")
+    s.add_argument("--separator", default=None, help="text models: what goes between texts (default a blank line; "
+                   "\\n and \\t are read as a newline and a tab)")
     _SUBPARSERS["sample"] = s
     s = sub.add_parser("eval", parents=[backend, helper], add_help=False,
                        help="FID, KID, precision/recall of an image model (zoo eval NAME --help)")

@@ -509,10 +509,11 @@ class TextGenerator(Generator):
         return [Option("prompt", "text", "\n", help="the text to continue")]
 
     @staticmethod
-    def format_samples(texts):
-        return "\n\n".join(texts) + "\n"
+    def format_samples(texts, separator="\n\n"):
+        """The texts as one string: joined by `separator` (a blank line), ending in a newline."""
+        return separator.join(texts) + "\n"
 
-    def save_samples(self, texts, path, nrow=None):
+    def save_samples(self, texts, path, nrow=None, separator="\n\n"):
         import pathlib
 
         from zoo.io import atomic_write
@@ -520,7 +521,7 @@ class TextGenerator(Generator):
         path = pathlib.Path(path)
         if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"):
             raise OptionError(f"{self.name} writes text, not an image: name the file .txt (got {path})")
-        atomic_write(path, self.format_samples(texts))
+        atomic_write(path, self.format_samples(texts, separator))
         return path
 
 
