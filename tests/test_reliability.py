@@ -462,7 +462,21 @@ def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(sm
     with pytest.raises(WriteError, match="are needed"):
         zoo.viz.save_grid(np.random.default_rng(0).integers(0, 256, (64, 64, 64, 3), dtype=np.uint8),
                           small_disk / "grid.png")
-    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "run"] and not hidden(small_disk)
+    # the remote cache (a download announcing its size) and an export: refused whole too
+    from preset_server import PresetServer
+
+    server = PresetServer()
+    server.files["/big.weights.h5"] = os.urandom(256 << 10)
+    try:
+        with pytest.raises(WriteError, match=r"cannot write .*big\.weights\.h5: the disk holding .* are needed"):
+            zoo.io.download(f"{server.url}/big.weights.h5", small_disk / "cache" / "big.weights.h5")
+    finally:
+        server.stop()
+    if keras.backend.backend() != "torch":  # (torch's ONNX export is refused before anything is written)
+        with pytest.raises(WriteError, match=r"cannot write .*g\.onnx: the disk holding"):
+            zoo.export.export("gan_mnist", "onnx", small_disk / "g.onnx")
+    assert not [p for p in small_disk.rglob("*") if p.is_file() and p.name != "filler" and "run" not in p.parts]
+    assert not hidden(small_disk)
     filler.unlink()
     model, args, history = train(work, 2, digits)  # room again: it resumes from epoch 1
     assert len(history["d_loss"]) == 2 and sorted(kept) != sorted(p.name for p in (work / "checkpoints").iterdir())
