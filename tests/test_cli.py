@@ -197,6 +197,8 @@ def test_help_shows_every_flag_with_its_text(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (("sample", "gpt_shakespeare", "--nrow", "2"), "--nrow lays out image grids; gpt_shakespeare writes text"),
+    (("sample", "gpt_shakespeare", "--view", "interpolation"), "--view draws an image model's pictures"),
+    (("sample", "gan_mnist", "--separator", "x"), "--separator joins texts; gan_mnist draws images"),
     (("sample", "features_digits"), "features_digits is a FeatureNet, which generates nothing"),
     (("sample",), "give a preset"),
     (("list", "--family", "foo"), "unknown family 'foo'"),

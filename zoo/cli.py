@@ -218,9 +218,10 @@ def cmd_sample(args, rest):
         return score_images(model, args.name, rest)
     model = load_generator(args.name, model)
     texts = isinstance(model, TextGenerator)
-    if texts and (args.nrow is not None or args.view is not None):
-        raise ArgumentError(f"--{'nrow' if args.nrow is not None else 'view'} is for image models; {args.name} "
-                            "writes text")
+    if texts and args.nrow is not None:
+        raise ArgumentError(f"--nrow lays out image grids; {args.name} writes text")
+    if texts and args.view is not None:
+        raise ArgumentError(f"--view draws an image model's pictures; {args.name} writes text")
     if not texts and args.separator is not None:
         raise ArgumentError(f"--separator joins texts; {args.name} draws images")
     options = model_options(model, args.name, rest, f"zoo sample {args.name}")
