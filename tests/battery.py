@@ -45,6 +45,13 @@ def py(code):
     return [sys.executable, "-c", textwrap.dedent(code)]
 
 
+def zoo_call(statements, status=2):
+    """`python -c` running `statements` (zoo imported) and printing a ZooError as the CLI does."""
+    body = textwrap.indent(textwrap.dedent(statements).strip(), "    ")
+    return py(f"import sys, zoo\ntry:\n{body}\nexcept zoo.errors.ZooError as e:\n"
+              f"    print(f'zoo: error: {{e}}', file=sys.stderr); sys.exit({status})\n")
+
+
 def cases(work):
     """(class, name, command, expectation, setup, timeout) for every case."""
     mnist = FIXTURES / "mnist_tiny.npz"
@@ -136,35 +143,17 @@ def cases(work):
         refuse("which no run wrote; nothing was removed", lambda: (project / "notes.txt").read_text() == "mine"
                and (project / ".git" / "HEAD").is_file()), setup=make_project)
     linked = work / "linked"
-    add("file", "save a preset over a link", py(f"""
-        import zoo, sys
-        from zoo.models.gan import GAN
-        from zoo.cli import main
-        try:
-            zoo.save_preset(GAN(latent_dim=4, g_units=(8,), d_units=(8,)), {str(linked)!r}, dataset="x")
-        except zoo.errors.ZooError as e:
-            print(f"zoo: error: {{e}}", file=sys.stderr); sys.exit(2)
-        """), refuse("it is a link", lambda: (work / "target" / "keep.txt").is_file()),
+    tiny_gan = "from zoo.models.gan import GAN\nmodel = GAN(latent_dim=4, g_units=(8,), d_units=(8,))\n"
+    add("file", "save a preset over a link", zoo_call(
+        f"{tiny_gan}zoo.save_preset(model, {str(linked)!r}, dataset='x')"), refuse("it is a link", lambda: (work / "target" / "keep.txt").is_file()),
         setup=lambda: ((work / "target").mkdir(exist_ok=True), (work / "target" / "keep.txt").write_text("k"),
                        linked.is_symlink() or linked.symlink_to(work / "target")))
     users = work / "users"
-    add("data loss", "save a preset over a folder of the user's", py(f"""
-        import zoo, sys
-        from zoo.models.gan import GAN
-        try:
-            zoo.save_preset(GAN(latent_dim=4, g_units=(8,), d_units=(8,)), {str(users)!r}, dataset="x")
-        except zoo.errors.ZooError as e:
-            print(f"zoo: error: {{e}}", file=sys.stderr); sys.exit(2)
-        """), refuse("which is not a file of the preset there", lambda: (users / "thesis.tex").is_file()),
+    add("data loss", "save a preset over a folder of the user's", zoo_call(
+        f"{tiny_gan}zoo.save_preset(model, {str(users)!r}, dataset='x')"), refuse("which is not a file of the preset there", lambda: (users / "thesis.tex").is_file()),
         setup=lambda: (users.mkdir(exist_ok=True), (users / "thesis.tex").write_text("x")))
-    for what, code in [("zoo.load(None)", "zoo.load(None)"), ("zoo.load('')", "zoo.load('')")]:
-        add("unclear refusal", what, py(f"""
-            import zoo, sys
-            try:
-                {code}
-            except zoo.errors.ZooError as e:
-                print(f"zoo: error: {{e}}", file=sys.stderr); sys.exit(2)
-            """), refuse("a preset is a shipped name"))
+    for code in ("zoo.load(None)", "zoo.load('')"):
+        add("unclear refusal", code, zoo_call(code), refuse("a preset is a shipped name"))
     bad = work / "bad_config"
 
     def make_bad():
