@@ -94,13 +94,11 @@ def _onnx_bytes(path):
     import onnx
 
     graph_model = onnx.load(str(path))  # reads external data, if the exporter wrote some
-    for output in graph_model.graph.output:
-        old = output.name
-        for node in graph_model.graph.node:
-            node.output[:] = [OUTPUT if n == old else n for n in node.output]
-            node.input[:] = [OUTPUT if n == old else n for n in node.input]
-        output.name = OUTPUT
-        break
+    output = graph_model.graph.output[0]  # the serving function has one output
+    for node in graph_model.graph.node:
+        node.output[:] = [OUTPUT if n == output.name else n for n in node.output]
+        node.input[:] = [OUTPUT if n == output.name else n for n in node.input]
+    output.name = OUTPUT
     return graph_model.SerializeToString()
 
 
